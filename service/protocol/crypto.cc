@@ -4,7 +4,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <array>
 #include <memory>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
@@ -118,25 +120,36 @@ std::string HexEncode(absl::string_view bytes) {
 
 std::string Base64Encode(absl::string_view bytes) { return absl::Base64Escape(bytes); }
 
-absl::StatusOr<std::string> Base64DecodeStrict(absl::string_view text) {
+absl::Status CheckBase64Strict(absl::string_view text) {
   if (text.size() % 4 != 0) {
     return absl::InvalidArgumentError("base64: length is not a multiple of 4");
   }
-  size_t padding = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    const bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (alnum || c == '+' || c == '/') {
-      if (padding > 0) return absl::InvalidArgumentError("base64: data after padding");
-      continue;
+  static constexpr auto kAlphabet = [] {
+    std::array<bool, 256> table{};
+    for (unsigned char c : std::string_view(
+             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")) {
+      table[c] = true;
     }
-    if (c == '=' && i + 2 >= text.size()) {
-      ++padding;
-      continue;
+    return table;
+  }();
+  // Up to two '=' at the very end; everything before them from the alphabet.
+  size_t data_len = text.size();
+  while (data_len > 0 && text.size() - data_len < 2 && text[data_len - 1] == '=') --data_len;
+  for (size_t i = 0; i < data_len; ++i) {
+    if (!kAlphabet[static_cast<unsigned char>(text[i])]) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("base64: invalid character at offset ", i));
     }
-    return absl::InvalidArgumentError(
-        absl::StrCat("base64: invalid character at offset ", i));
   }
+  // "====" style input: padding must follow at least two data characters in the last quantum.
+  if (data_len % 4 == 1 || (data_len == 0 && !text.empty())) {
+    return absl::InvalidArgumentError("base64: malformed padding");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Base64DecodeStrict(absl::string_view text) {
+  if (absl::Status st = CheckBase64Strict(text); !st.ok()) return st;
   std::string out;
   if (!absl::Base64Unescape(text, &out)) {
     return absl::InvalidArgumentError("base64: malformed input");

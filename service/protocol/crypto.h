@@ -25,6 +25,8 @@ std::string Base64Encode(absl::string_view bytes);
 // Strict standard-alphabet decoding: the length must be a multiple of 4, padding only at the end,
 // no whitespace. Returns InvalidArgument otherwise.
 absl::StatusOr<std::string> Base64DecodeStrict(absl::string_view text);
+// The same checks without decoding.
+absl::Status CheckBase64Strict(absl::string_view text);
 
 // Constant-time comparison for secrets and MACs.
 bool ConstantTimeEquals(absl::string_view a, absl::string_view b);

@@ -1,19 +1,73 @@
 #include "service/protocol/policy.h"
 
+#include <cstring>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 
 namespace ossup::protocol {
 namespace {
 
-constexpr absl::string_view kFieldChars =
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_:.";
+// ["op","$field","value"]; `field` is a validated token, `value` already '$'-escaped.
+std::string Triple(absl::string_view op, absl::string_view field, absl::string_view value) {
+  std::string out = "[\"";
+  out.append(op.data(), op.size());
+  out.append("\",\"$");
+  out.append(field.data(), field.size());
+  out.append("\",");
+  AppendJsonString(&out, value);
+  out.push_back(']');
+  return out;
+}
 
 }  // namespace
+
+void AppendJsonString(std::string* out, absl::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  size_t run = 0;  // start of the pending run of bytes that need no escaping
+  out->reserve(out->size() + s.size() + 2);
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') [[likely]] continue;
+    out->append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\b': out->append("\\b"); break;
+      case '\f': out->append("\\f"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        out->append("\\u00");
+        out->push_back(kHex[c >> 4]);
+        out->push_back(kHex[c & 0xf]);
+    }
+  }
+  out->append(s.data() + run, s.size() - run);
+  out->push_back('"');
+}
 
 bool IsPrintableUtf8(absl::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
+    // Fast path: eight printable ASCII bytes at a time (no high bit, none < 0x20, no DEL).
+    while (i + 8 <= s.size()) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      constexpr uint64_t kHigh = 0x8080808080808080ULL;
+      constexpr uint64_t kOnes = 0x0101010101010101ULL;
+      const uint64_t below_space = (w - 0x20 * kOnes) & ~w & kHigh;
+      const uint64_t x = w ^ (0x7f * kOnes);
+      const uint64_t is_del = (x - kOnes) & ~x & kHigh;
+      if (((w & kHigh) | below_space | is_del) != 0) break;
+      i += 8;
+    }
+    if (i >= s.size()) break;
     const auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       if (c < 0x20 || c == 0x7f) return false;
@@ -67,8 +121,12 @@ bool PolicyDocument::CheckRoom() {
 }
 
 bool PolicyDocument::FieldName(absl::string_view field) {
-  if (field.empty() || field.size() > 128 ||
-      field.find_first_not_of(kFieldChars) != absl::string_view::npos) {
+  bool valid = !field.empty() && field.size() <= 128;
+  for (char c : field) {
+    valid = valid && (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+                      c == '_' || c == ':' || c == '.');
+  }
+  if (!valid) {
     status_ = absl::InvalidArgumentError(
         absl::StrCat("policy: invalid condition field name '", field, "'"));
     return false;
@@ -94,15 +152,22 @@ bool PolicyDocument::Value(absl::string_view what, absl::string_view in, std::st
         absl::StrCat("policy: value of ", what, " must not contain a backslash"));
     return false;
   }
-  *out = absl::StrReplaceAll(in, {{"$", "\\$"}});
+  if (in.find('$') == absl::string_view::npos) {
+    out->assign(in.data(), in.size());
+  } else {
+    *out = absl::StrReplaceAll(in, {{"$", "\\$"}});
+  }
   return true;
 }
 
 PolicyDocument& PolicyDocument::AddExact(absl::string_view field, absl::string_view value) {
   std::string v;
   if (!CheckRoom() || !FieldName(field) || !Value(field, value, &v)) return *this;
-  nlohmann::ordered_json cond = nlohmann::ordered_json::object();
-  cond[std::string(field)] = std::move(v);
+  std::string cond = "{";
+  AppendJsonString(&cond, field);
+  cond.push_back(':');
+  AppendJsonString(&cond, v);
+  cond.push_back('}');
   conditions_.push_back(std::move(cond));
   return *this;
 }
@@ -110,15 +175,14 @@ PolicyDocument& PolicyDocument::AddExact(absl::string_view field, absl::string_v
 PolicyDocument& PolicyDocument::AddEq(absl::string_view field, absl::string_view value) {
   std::string v;
   if (!CheckRoom() || !FieldName(field) || !Value(field, value, &v)) return *this;
-  conditions_.push_back(nlohmann::ordered_json::array({"eq", absl::StrCat("$", field), v}));
+  conditions_.push_back(Triple("eq", field, v));
   return *this;
 }
 
 PolicyDocument& PolicyDocument::AddStartsWith(absl::string_view field, absl::string_view prefix) {
   std::string v;
   if (!CheckRoom() || !FieldName(field) || !Value(field, prefix, &v)) return *this;
-  conditions_.push_back(
-      nlohmann::ordered_json::array({"starts-with", absl::StrCat("$", field), v}));
+  conditions_.push_back(Triple("starts-with", field, v));
   return *this;
 }
 
@@ -130,14 +194,19 @@ PolicyDocument& PolicyDocument::AddList(absl::string_view op, absl::string_view 
         absl::StrCat("policy: '", op, "' on ", field, " needs 1-64 values"));
     return *this;
   }
-  nlohmann::ordered_json list = nlohmann::ordered_json::array();
-  for (const auto& value : values) {
+  std::string cond = "[";
+  AppendJsonString(&cond, op);
+  cond.append(",\"$");
+  cond.append(field.data(), field.size());  // field names are plain tokens (FieldName)
+  cond.append("\",[");
+  for (size_t i = 0; i < values.size(); ++i) {
     std::string v;
-    if (!Value(field, value, &v)) return *this;
-    list.push_back(std::move(v));
+    if (!Value(field, values[i], &v)) return *this;
+    if (i > 0) cond.push_back(',');
+    AppendJsonString(&cond, v);
   }
-  conditions_.push_back(
-      nlohmann::ordered_json::array({std::string(op), absl::StrCat("$", field), std::move(list)}));
+  cond.append("]]");
+  conditions_.push_back(std::move(cond));
   return *this;
 }
 
@@ -158,7 +227,7 @@ PolicyDocument& PolicyDocument::AddContentLengthRange(int64_t min, int64_t max) 
         absl::StrCat("policy: content-length-range needs 0 <= min <= max, got ", min, "..", max));
     return *this;
   }
-  conditions_.push_back(nlohmann::ordered_json::array({"content-length-range", min, max}));
+  conditions_.push_back(absl::StrCat("[\"content-length-range\",", min, ",", max, "]"));
   return *this;
 }
 
@@ -168,11 +237,8 @@ absl::StatusOr<std::string> PolicyDocument::Serialize() const {
     // OSS refuses a policy without conditions (EC 0006-00000209).
     return absl::InvalidArgumentError("policy: at least one condition is required");
   }
-  nlohmann::ordered_json doc = nlohmann::ordered_json::object();
-  doc["expiration"] = PolicyExpiration(expiration_);
-  doc["conditions"] = conditions_;
-  // Every value was checked to be valid UTF-8, so strict dumping cannot throw.
-  std::string out = doc.dump();
+  std::string out = absl::StrCat("{\"expiration\":\"", PolicyExpiration(expiration_),
+                                 "\",\"conditions\":[", absl::StrJoin(conditions_, ","), "]}");
   if (out.size() > kMaxPolicyJsonBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("policy: document exceeds ", kMaxPolicyJsonBytes, " bytes"));

@@ -9,7 +9,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "nlohmann/json.hpp"
 
 namespace ossup::protocol {
 
@@ -20,7 +19,9 @@ inline constexpr size_t kMaxPolicyConditions = 64;
 inline constexpr size_t kMaxPolicyJsonBytes = 64 * 1024;
 
 // A PostObject policy document (reference §1.3) built condition by condition, serialized as
-// compact UTF-8 JSON in insertion order. Values are JSON-escaped by nlohmann::json; a literal '$'
+// compact UTF-8 JSON in insertion order, byte-identical to JSON.stringify (the ali-oss oracle test
+// checks this). Conditions are written straight into strings: building a JSON tree and dumping it
+// cost more than the HMAC on this path. A literal '$'
 // in a value is written as "\$" because OSS matches policies against the un-expanded form value
 // and treats "${...}" as a variable otherwise (§1.3). The first error sticks and is returned by
 // Serialize(), so call sites can chain Add* calls.
@@ -52,12 +53,16 @@ class PolicyDocument {
   bool FieldName(absl::string_view field);
 
   absl::Time expiration_;
-  nlohmann::ordered_json conditions_ = nlohmann::ordered_json::array();
+  std::vector<std::string> conditions_;  // each one serialized
   absl::Status status_;
 };
 
 // "2023-12-16T17:20:57.000Z": UTC, millisecond precision, as the official SDKs write it.
 std::string PolicyExpiration(absl::Time t);
+
+// Appends `s` as a JSON string literal, escaped exactly as JSON.stringify and nlohmann::json do
+// for valid UTF-8: '"' and '\\' escaped, \b \f \n \r \t, other controls as \u00xx, the rest raw.
+void AppendJsonString(std::string* out, absl::string_view s);
 
 // True when `s` is well-formed UTF-8 without C0/C1 control characters or DEL.
 bool IsPrintableUtf8(absl::string_view s);

@@ -158,6 +158,17 @@ TEST(PolicyDocumentTest, RejectsBadInput) {
   EXPECT_THAT(st.status().message(), HasSubstr("UTF-8"));
 }
 
+TEST(PolicyDocumentTest, JsonStringEscapingMatchesNlohmann) {
+  std::string all;
+  for (int c = 0; c < 0x80; ++c) all.push_back(static_cast<char>(c));
+  all += "\xe4\xb8\xad\xf0\x9f\x93\xb7\xe2\x80\xa8";
+  for (const std::string& s : {all, std::string(), std::string("plain"), std::string("\"\\")}) {
+    std::string ours;
+    AppendJsonString(&ours, s);
+    EXPECT_EQ(ours, nlohmann::json(s).dump());
+  }
+}
+
 TEST(PolicyDocumentTest, Utf8Validation) {
   EXPECT_TRUE(IsPrintableUtf8(""));
   EXPECT_TRUE(IsPrintableUtf8("plain ascii ~"));

@@ -116,7 +116,7 @@ absl::Status ValidateSpec(const PostObjectSpec& spec) {
   if (spec.callback.size() > kMaxCallbackParamBytes) {
     return absl::InvalidArgumentError("callback: parameter exceeds 8 KiB");
   }
-  if (!spec.callback.empty() && !Base64DecodeStrict(spec.callback).ok()) {
+  if (!spec.callback.empty() && !CheckBase64Strict(spec.callback).ok()) {
     return absl::InvalidArgumentError("callback: must be the base64 callback parameter");
   }
   if (spec.callback_vars.size() > kMaxCallbackVars) {

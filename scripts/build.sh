@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Configures and builds one build tree. Usage: scripts/build.sh [release|asan] [ninja targets...]
+#   release  build/       RelWithDebInfo (default)
+#   asan     build-asan/  Debug with AddressSanitizer + UndefinedBehaviorSanitizer
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+flavor="${1:-release}"
+shift || true
+case "$flavor" in
+  release) dir=build; args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
+  asan) dir=build-asan; args=(-DCMAKE_BUILD_TYPE=Debug -DOSSUP_SANITIZE=ON -DOSSUP_BENCHMARKS=OFF) ;;
+  *) echo "build.sh: unknown flavor '$flavor' (release|asan)" >&2; exit 2 ;;
+esac
+
+if [[ ! -f "$dir/build.ninja" ]]; then
+  cmake -S . -B "$dir" -G Ninja "${args[@]}" >/dev/null
+fi
+cmake --build "$dir" -j "${OSSUP_JOBS:-2}" ${1:+--target "$@"}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds (release and ASan+UBSan), installs the npm
+# packages of the cross-language tests into a cache outside the tree, starts a throwaway
+# PostgreSQL, runs every test with ctest, and cleans up even on failure.
+# Usage: tests/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "dependencies"
+scripts/install-deps.sh
+NODE_PATH="$(scripts/npm-deps.sh)"
+export NODE_PATH
+export OSSUP_REQUIRE_ORACLE=1  # under this script, a missing oracle is a failure, not a skip
+
+step "build (RelWithDebInfo)"
+scripts/build.sh release
+step "build (ASan + UBSan, unit tests)"
+scripts/build.sh asan
+
+cleanup() {
+  if [[ -n "${PGTMP_DIR:-}" ]]; then "$root/scripts/pgtmp.sh" stop "$PGTMP_DIR"; fi
+}
+trap cleanup EXIT
+step "PostgreSQL"
+eval "$(scripts/pgtmp.sh start)"
+echo "throwaway cluster at $DATABASE_URL"
+
+status=0
+step "tests (RelWithDebInfo: unit, integration, oracle)"
+ctest --test-dir build --output-on-failure -j 2 || status=1
+step "tests (ASan + UBSan: unit)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j 2 -L unit || status=1
+exit "$status"
