@@ -4,12 +4,12 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "service/common/status_macros.h"
 #include "service/protocol/crypto.h"
+#include "service/protocol/error_text.h"
 #include "service/protocol/url_encoding.h"
 
 namespace ossup::protocol {
@@ -22,29 +22,24 @@ constexpr absl::string_view kDateHeader = "x-oss-date";
 constexpr absl::string_view kContentSha256Header = "x-oss-content-sha256";
 constexpr absl::string_view kSecurityTokenHeader = "x-oss-security-token";
 
-// Untrusted names end up in error messages; keep those printable and short.
-std::string Quote(absl::string_view s) {
-  return absl::StrCat("'", absl::CHexEscape(s.substr(0, 64)), s.size() > 64 ? "...'" : "'");
-}
-
 absl::Status ValidateMethod(absl::string_view method) {
   for (absl::string_view known : {"GET", "HEAD", "PUT", "POST", "DELETE"}) {
     if (method == known) return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("method: ", Quote(method), " is not one of GET, HEAD, PUT, POST, DELETE"));
+  return absl::InvalidArgumentError(absl::StrCat("method: ", QuoteForError(method),
+                                                 " is not one of GET, HEAD, PUT, POST, DELETE"));
 }
 
 absl::Status ValidateBucket(absl::string_view bucket) {
   // OSS bucket naming rules: 3-63 of [a-z0-9-], not starting or ending with '-'.
-  bool ok = bucket.size() >= 3 && bucket.size() <= 63 && bucket.front() != '-' &&
-            bucket.back() != '-';
+  bool ok =
+      bucket.size() >= 3 && bucket.size() <= 63 && bucket.front() != '-' && bucket.back() != '-';
   for (char c : bucket) {
     ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
   }
   if (!ok) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "bucket: ", Quote(bucket), " must be 3-63 characters of a-z, 0-9 and inner '-'"));
+        "bucket: ", QuoteForError(bucket), " must be 3-63 characters of a-z, 0-9 and inner '-'"));
   }
   return absl::OkStatus();
 }
@@ -75,10 +70,9 @@ absl::StatusOr<std::string> CanonicalQuery(const std::vector<NameValue>& query) 
   std::vector<NameValue> encoded;
   encoded.reserve(query.size());
   for (const auto& [name, value] : query) {
-    if (name.empty() || name.size() > kV4MaxQueryPartBytes ||
-        value.size() > kV4MaxQueryPartBytes) {
+    if (name.empty() || name.size() > kV4MaxQueryPartBytes || value.size() > kV4MaxQueryPartBytes) {
       return absl::InvalidArgumentError(
-          absl::StrCat("query parameter ", Quote(name), ": name must be 1-",
+          absl::StrCat("query parameter ", QuoteForError(name), ": name must be 1-",
                        kV4MaxQueryPartBytes, " bytes and value at most ", kV4MaxQueryPartBytes));
     }
     encoded.emplace_back(PercentEncode(name), PercentEncode(value));
@@ -89,7 +83,7 @@ absl::StatusOr<std::string> CanonicalQuery(const std::vector<NameValue>& query) 
     const auto& [name, value] = encoded[i];
     if (i > 0 && encoded[i - 1].first == name) {
       return absl::InvalidArgumentError(
-          absl::StrCat("query parameter ", Quote(name), ": given more than once"));
+          absl::StrCat("query parameter ", QuoteForError(name), ": given more than once"));
     }
     absl::StrAppend(&out, i > 0 ? "&" : "", name, value.empty() ? "" : "=", value);
   }
@@ -106,8 +100,9 @@ absl::Status ValidateHeaderName(absl::string_view name) {
   bool ok = !name.empty() && name.size() <= kV4MaxHeaderNameBytes;
   for (char c : name) ok = ok && IsTokenChar(c);
   if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "header ", Quote(name), ": name must be 1-", kV4MaxHeaderNameBytes, " token characters"));
+    return absl::InvalidArgumentError(absl::StrCat("header ", QuoteForError(name),
+                                                   ": name must be 1-", kV4MaxHeaderNameBytes,
+                                                   " token characters"));
   }
   return absl::OkStatus();
 }
@@ -130,8 +125,8 @@ absl::StatusOr<std::vector<NameValue>> NormalizeHeaders(const std::vector<NameVa
     }
     if (!ok) {
       return absl::InvalidArgumentError(
-          absl::StrCat("header ", Quote(name), ": value must be at most ", kV4MaxHeaderValueBytes,
-                       " bytes without control characters"));
+          absl::StrCat("header ", QuoteForError(name), ": value must be at most ",
+                       kV4MaxHeaderValueBytes, " bytes without control characters"));
     }
     out.emplace_back(absl::AsciiStrToLower(name), std::string(absl::StripAsciiWhitespace(value)));
   }
@@ -139,7 +134,7 @@ absl::StatusOr<std::vector<NameValue>> NormalizeHeaders(const std::vector<NameVa
   for (size_t i = 1; i < out.size(); ++i) {
     if (out[i - 1].first == out[i].first) {
       return absl::InvalidArgumentError(
-          absl::StrCat("header ", Quote(out[i].first), ": given more than once"));
+          absl::StrCat("header ", QuoteForError(out[i].first), ": given more than once"));
     }
   }
   return out;
@@ -189,15 +184,14 @@ absl::StatusOr<V4SignedRequest> SignRequestV4(const V4RequestToSign& request,
   OSSUP_RETURN_IF_ERROR(ValidateRegion(region));
   OSSUP_RETURN_IF_ERROR(ValidateMethod(request.method));
   // FormatTime of an infinite time is not a date; year bounds keep x-oss-date 16 characters.
-  if (now < absl::FromUnixSeconds(0) || now >= absl::FromCivil(absl::CivilSecond(10000),
-                                                                absl::UTCTimeZone())) {
+  if (now < absl::FromUnixSeconds(0) ||
+      now >= absl::FromCivil(absl::CivilSecond(10000), absl::UTCTimeZone())) {
     return absl::InvalidArgumentError("now: must be between 1970 and 9999");
   }
   if (credentials.is_sts() && now >= credentials.expiration) {
     return absl::FailedPreconditionError("credentials: STS token expired before signing time");
   }
-  OSSUP_ASSIGN_OR_RETURN(const std::string uri,
-                         CanonicalUri(request.bucket, request.object_key));
+  OSSUP_ASSIGN_OR_RETURN(const std::string uri, CanonicalUri(request.bucket, request.object_key));
   OSSUP_ASSIGN_OR_RETURN(const std::string query, CanonicalQuery(request.query));
   OSSUP_ASSIGN_OR_RETURN(std::vector<NameValue> headers, NormalizeHeaders(request.headers));
 
@@ -237,9 +231,9 @@ absl::StatusOr<V4SignedRequest> SignRequestV4(const V4RequestToSign& request,
     }
   }
   // Payload: x-oss-content-sha256 is present now and can only be UNSIGNED-PAYLOAD.
-  out.canonical_request = absl::StrCat(request.method, "\n", uri, "\n", query, "\n",
-                                       canonical_headers, "\n", additional_joined, "\n",
-                                       kUnsignedPayload);
+  out.canonical_request =
+      absl::StrCat(request.method, "\n", uri, "\n", query, "\n", canonical_headers, "\n",
+                   additional_joined, "\n", kUnsignedPayload);
 
   const std::string date = V4Date(now);
   const std::string scope = V4Scope(date, region);
@@ -259,7 +253,8 @@ absl::StatusOr<V4SignedRequest> SignRequestV4(const V4RequestToSign& request,
 
   std::string authorization =
       absl::StrCat(kV4Algorithm, " Credential=", credentials.access_key_id, "/", scope);
-  if (!additional.empty()) absl::StrAppend(&authorization, ",AdditionalHeaders=", additional_joined);
+  if (!additional.empty())
+    absl::StrAppend(&authorization, ",AdditionalHeaders=", additional_joined);
   absl::StrAppend(&authorization, ",Signature=", out.signature_hex);
   out.headers_to_add.emplace(out.headers_to_add.begin(), kAuthorizationHeader,
                              std::move(authorization));

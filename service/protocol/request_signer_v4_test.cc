@@ -21,9 +21,12 @@ V4RequestToSign SdkRequest() {
   r.object_key = "1234+-/123/1.txt";
   r.query = {{"param1", "value1"}, {"+param1", "value3"}, {"|param1", "value4"},
              {"+param2", ""},      {"|param2", ""},       {"param2", ""}};
-  r.headers = {{"x-oss-head1", "value"},       {"abc", "value"},
-               {"ZAbc", "value"},              {"XYZ", "value"},
-               {"content-type", "text/plain"}, {"x-oss-content-sha256", "UNSIGNED-PAYLOAD"}};
+  r.headers = {{"x-oss-head1", "value"},
+               {"abc", "value"},
+               {"ZAbc", "value"},
+               {"XYZ", "value"},
+               {"content-type", "text/plain"},
+               {"x-oss-content-sha256", "UNSIGNED-PAYLOAD"}};
   return r;
 }
 
@@ -39,8 +42,8 @@ std::string AuthorizationOf(const V4SignedRequest& signed_request) {
 // Reference §3.1 / Go SDK TestV4AuthHeader.
 TEST(RequestSignerV4Test, OfficialVector) {
   SigningKeyCache cache;
-  auto s = SignRequestV4(SdkRequest(), Ak(), "cn-hangzhou", absl::FromUnixSeconds(1702743657),
-                         &cache);
+  auto s =
+      SignRequestV4(SdkRequest(), Ak(), "cn-hangzhou", absl::FromUnixSeconds(1702743657), &cache);
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->canonical_request,
             "PUT\n"
@@ -53,23 +56,23 @@ TEST(RequestSignerV4Test, OfficialVector) {
             "\n"
             "\n"
             "UNSIGNED-PAYLOAD");
-  EXPECT_THAT(s->string_to_sign,
-              HasSubstr("OSS4-HMAC-SHA256\n20231216T162057Z\n"
-                        "20231216/cn-hangzhou/oss/aliyun_v4_request\n"));
+  EXPECT_THAT(s->string_to_sign, HasSubstr("OSS4-HMAC-SHA256\n20231216T162057Z\n"
+                                           "20231216/cn-hangzhou/oss/aliyun_v4_request\n"));
   EXPECT_EQ(s->signature_hex, "e21d18daa82167720f9b1047ae7e7f1ce7cb77a31e8203a7d5f4624fa0284afe");
   // x-oss-content-sha256 was given, so it is not added again.
-  EXPECT_THAT(s->headers_to_add,
-              UnorderedElementsAre(
-                  Pair("authorization",
-                       "OSS4-HMAC-SHA256 Credential=ak/20231216/cn-hangzhou/oss/aliyun_v4_request,"
-                       "Signature=e21d18daa82167720f9b1047ae7e7f1ce7cb77a31e8203a7d5f4624fa0284afe"),
-                  Pair("x-oss-date", "20231216T162057Z")));
+  EXPECT_THAT(
+      s->headers_to_add,
+      UnorderedElementsAre(
+          Pair("authorization",
+               "OSS4-HMAC-SHA256 Credential=ak/20231216/cn-hangzhou/oss/aliyun_v4_request,"
+               "Signature=e21d18daa82167720f9b1047ae7e7f1ce7cb77a31e8203a7d5f4624fa0284afe"),
+          Pair("x-oss-date", "20231216T162057Z")));
 
   // Same result without a cache, and from the cache a second time.
-  auto uncached = SignRequestV4(SdkRequest(), Ak(), "cn-hangzhou",
-                                absl::FromUnixSeconds(1702743657), nullptr);
-  auto cached_again = SignRequestV4(SdkRequest(), Ak(), "cn-hangzhou",
-                                    absl::FromUnixSeconds(1702743657), &cache);
+  auto uncached =
+      SignRequestV4(SdkRequest(), Ak(), "cn-hangzhou", absl::FromUnixSeconds(1702743657), nullptr);
+  auto cached_again =
+      SignRequestV4(SdkRequest(), Ak(), "cn-hangzhou", absl::FromUnixSeconds(1702743657), &cache);
   ASSERT_TRUE(uncached.ok() && cached_again.ok());
   EXPECT_EQ(uncached->signature_hex, s->signature_hex);
   EXPECT_EQ(cached_again->signature_hex, s->signature_hex);
@@ -83,15 +86,15 @@ TEST(RequestSignerV4Test, AddsContentSha256WhenAbsent) {
   auto s = SignRequestV4(r, Ak(), "cn-hangzhou", absl::FromUnixSeconds(1702743657), nullptr);
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->signature_hex, "e21d18daa82167720f9b1047ae7e7f1ce7cb77a31e8203a7d5f4624fa0284afe");
-  EXPECT_THAT(s->headers_to_add, ::testing::Contains(Pair("x-oss-content-sha256",
-                                                          "UNSIGNED-PAYLOAD")));
+  EXPECT_THAT(s->headers_to_add,
+              ::testing::Contains(Pair("x-oss-content-sha256", "UNSIGNED-PAYLOAD")));
 }
 
 // Go SDK TestV4AuthHeaderToken.
 TEST(RequestSignerV4Test, OfficialStsVector) {
   Credentials sts{"ak", "sk", "token", absl::InfiniteFuture()};
-  auto s = SignRequestV4(SdkRequest(), sts, "cn-hangzhou", absl::FromUnixSeconds(1702784856),
-                         nullptr);
+  auto s =
+      SignRequestV4(SdkRequest(), sts, "cn-hangzhou", absl::FromUnixSeconds(1702784856), nullptr);
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(AuthorizationOf(*s),
             "OSS4-HMAC-SHA256 Credential=ak/20231217/cn-hangzhou/oss/aliyun_v4_request,"
@@ -202,7 +205,8 @@ TEST(RequestSignerV4Test, RejectsBadInput) {
   EXPECT_TRUE(fails(with([](auto& r) { r.headers.emplace_back("x-oss-meta-a", "a\r\nb: c"); })));
   EXPECT_TRUE(fails(with([](auto& r) { r.headers.emplace_back("bad name", "v"); })));
   EXPECT_TRUE(fails(with([](auto& r) { r.headers.emplace_back("", "v"); })));
-  EXPECT_TRUE(fails(with([](auto& r) { r.headers.emplace_back("x-big", std::string(8193, 'v')); })));
+  EXPECT_TRUE(
+      fails(with([](auto& r) { r.headers.emplace_back("x-big", std::string(8193, 'v')); })));
   EXPECT_TRUE(fails(with([](auto& r) {
     for (int i = 0; i < 60; ++i) r.headers.emplace_back("h" + std::to_string(i), "v");
   })));
@@ -237,8 +241,7 @@ TEST(RequestSignerV4Test, EverySignedComponentChangesTheSignature) {
       {"content-type", [](auto& r, auto&, auto&, auto&) { r.headers[4].second = "text/html"; }},
       {"content-md5",
        [](auto& r, auto&, auto&, auto&) { r.headers.emplace_back("Content-MD5", "x"); }},
-      {"additional header",
-       [](auto& r, auto&, auto&, auto&) { r.additional_headers = {"abc"}; }},
+      {"additional header", [](auto& r, auto&, auto&, auto&) { r.additional_headers = {"abc"}; }},
       {"secret", [](auto&, auto& c, auto&, auto&) { c.access_key_secret = "sk2"; }},
       {"token", [](auto&, auto& c, auto&, auto&) { c.security_token = "token"; }},
       {"region", [](auto&, auto&, auto& region, auto&) { region = "cn-beijing"; }},
