@@ -49,15 +49,16 @@ class CallbackBody {
   bool Has(absl::string_view name) const;
   // NotFound if absent.
   absl::StatusOr<std::string> GetString(absl::string_view name) const;
-  // A non-negative decimal integer without sign, whitespace, fraction or exponent, from a JSON
-  // number or a string ("5385" and 5385 both work). NotFound if absent, InvalidArgument
-  // otherwise, OutOfRange on int64 overflow.
+  // A non-negative decimal integer without sign, whitespace, fraction, exponent or leading zero,
+  // from a JSON number or a string ("5385" and 5385 both work). NotFound if absent,
+  // InvalidArgument otherwise, OutOfRange on int64 overflow.
   absl::StatusOr<int64_t> GetInt64(absl::string_view name) const;
   const std::vector<std::pair<std::string, std::string>>& fields() const { return fields_; }
 
  private:
   friend class CallbackBodyBuilder;
   CallbackBody() = default;
+  // NotFound names the field; shared by the getters.
   absl::StatusOr<const std::string*> Find(absl::string_view name) const;
 
   std::vector<std::pair<std::string, std::string>> fields_;
