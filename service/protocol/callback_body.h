@@ -10,13 +10,12 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "service/protocol/callback_body_type.h"
 
 // Parser for the body OSS POSTs to our callback endpoint (reference §2.5/§2.6): the callbackBody
 // template with variables substituted, typed by callbackBodyType. Parse only after the callback
 // signature over the raw bytes has been verified (reference §4 #2).
 namespace ossup::protocol {
-
-enum class CallbackBodyType { kFormUrlEncoded, kJson };
 
 // Maps the callback request's Content-Type to a body type. The media type is compared
 // case-insensitively; parameters ("; charset=utf-8") are ignored.

@@ -8,11 +8,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "service/protocol/callback_body_type.h"
 
 namespace ossup::protocol {
-
-// The two body encodings OSS supports for callbacks (reference §2.1).
-enum class CallbackBodyType { kFormUrlEncoded, kJson };
 
 // "application/x-www-form-urlencoded" or "application/json".
 absl::string_view CallbackBodyTypeMediaType(CallbackBodyType type);

@@ -17,10 +17,12 @@ bool PrintableAscii(absl::string_view s) {
 
 absl::Status ValidateCredentials(const Credentials& credentials) {
   const auto& id = credentials.access_key_id;
+  // The id is a component of x-oss-credential and of the Authorization header's Credential=...
+  // list, so the separators of both are refused.
   if (id.empty() || id.size() > 128 || !PrintableAscii(id) ||
-      id.find('/') != std::string::npos) {
+      id.find_first_of("/,=;") != std::string::npos) {
     return absl::InvalidArgumentError(
-        "credentials.access_key_id: must be 1-128 printable ASCII characters without '/'");
+        "credentials.access_key_id: must be 1-128 printable ASCII characters without / , = ;");
   }
   const auto& secret = credentials.access_key_secret;
   if (secret.empty() || secret.size() > 256 || !PrintableAscii(secret)) {
