@@ -5,11 +5,11 @@
 #include "absl/status/statusor.h"
 
 // Abseil 20220623 ships no status macros; these are the usual two.
-#define OSSUP_RETURN_IF_ERROR(expr)                  \
-  do {                                               \
+#define OSSUP_RETURN_IF_ERROR(expr)                           \
+  do {                                                        \
     if (::absl::Status _ossup_st = (expr); !_ossup_st.ok()) { \
-      return _ossup_st;                              \
-    }                                                \
+      return _ossup_st;                                       \
+    }                                                         \
   } while (0)
 
 #define OSSUP_STATUS_CONCAT_INNER(a, b) a##b

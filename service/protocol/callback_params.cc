@@ -8,8 +8,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
 #include "service/common/status_macros.h"
 #include "service/protocol/crypto.h"
@@ -20,10 +20,9 @@ namespace ossup::protocol {
 namespace {
 
 constexpr std::array<absl::string_view, 14> kSystemVariables = {
-    "bucket",           "object",          "etag",       "size",
-    "mimeType",         "imageInfo.height", "imageInfo.width", "imageInfo.format",
-    "crc64",            "contentMd5",      "vpcId",      "clientIp",
-    "reqId",            "operation"};
+    "bucket",          "object",           "etag",  "size",       "mimeType", "imageInfo.height",
+    "imageInfo.width", "imageInfo.format", "crc64", "contentMd5", "vpcId",    "clientIp",
+    "reqId",           "operation"};
 
 constexpr size_t kMaxUrlBytes = 1024;
 constexpr size_t kMaxBodyFields = 64;
@@ -43,8 +42,7 @@ absl::Status ValidateHostPort(absl::string_view what, absl::string_view hostport
         !std::all_of(port_text.begin(), port_text.end(),
                      [](char c) { return c >= '0' && c <= '9'; }) ||
         !absl::SimpleAtoi(port_text, &port) || port < 1 || port > 65535) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, ": invalid port in '", hostport, "'"));
+      return absl::InvalidArgumentError(absl::StrCat(what, ": invalid port in '", hostport, "'"));
     }
   }
   if (host.empty() || host.size() > 253 || !std::all_of(host.begin(), host.end(), IsHostChar) ||
@@ -103,9 +101,9 @@ absl::Status ValidateBodyTemplate(absl::string_view body) {
     }
     const absl::string_view name = body.substr(pos + 2, close - pos - 2);
     if (!IsCallbackSystemVariable(name) && !IsCallbackCustomVariable(name)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "callback body: unknown variable '${", name,
-          "}' (system variables are case-sensitive; custom ones are x:[a-z0-9_]+)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("callback body: unknown variable '${", name,
+                       "}' (system variables are case-sensitive; custom ones are x:[a-z0-9_]+)"));
     }
     pos = close + 1;
   }
@@ -115,8 +113,7 @@ absl::Status ValidateBodyTemplate(absl::string_view body) {
 }  // namespace
 
 absl::string_view CallbackBodyTypeMediaType(CallbackBodyType type) {
-  return type == CallbackBodyType::kJson ? "application/json"
-                                         : "application/x-www-form-urlencoded";
+  return type == CallbackBodyType::kJson ? "application/json" : "application/x-www-form-urlencoded";
 }
 
 bool IsCallbackSystemVariable(absl::string_view name) {
@@ -154,8 +151,8 @@ absl::StatusOr<std::string> CallbackParamsJson(const CallbackParams& params) {
   if (params.sni.has_value()) json["callbackSNI"] = *params.sni;
   std::string out = json.dump();
   if (out.size() > kMaxCallbackParamJsonBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "callback: parameter JSON is ", out.size(), " bytes, over ", kMaxCallbackParamJsonBytes));
+    return absl::InvalidArgumentError(absl::StrCat("callback: parameter JSON is ", out.size(),
+                                                   " bytes, over ", kMaxCallbackParamJsonBytes));
   }
   return out;
 }
@@ -167,14 +164,14 @@ absl::StatusOr<std::string> EncodeCallbackParams(const CallbackParams& params) {
 
 bool CallbackBodyTemplate::CheckName(absl::string_view name) {
   if (!status_.ok()) return false;
-  const bool valid = !name.empty() && name.size() <= 64 &&
-                     std::all_of(name.begin(), name.end(), [](char c) {
-                       return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
-                              c == '-' || c == '.';
-                     });
+  const bool valid =
+      !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
+               c == '.';
+      });
   if (!valid) {
-    status_ = absl::InvalidArgumentError(absl::StrCat(
-        "callback body: field name '", name, "' must be 1-64 of A-Z a-z 0-9 '_' '-' '.'"));
+    status_ = absl::InvalidArgumentError(absl::StrCat("callback body: field name '", name,
+                                                      "' must be 1-64 of A-Z a-z 0-9 '_' '-' '.'"));
     return false;
   }
   if (std::find(names_.begin(), names_.end(), name) != names_.end()) {

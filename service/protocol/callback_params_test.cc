@@ -87,8 +87,9 @@ TEST(CallbackBodyTemplateTest, LiteralsAreEscapedForTheBodyType) {
             "{\"upload_id\":\"u-1\",\"note\":\"say \\\"hi\\\" \\u0024{object} \xe4\xb8\xad\","
             "\"object\":${object}}");
   // Once OSS substitutes the placeholder, the literal reads back unchanged.
-  const std::string substituted = "{\"upload_id\":\"u-1\",\"note\":\"say \\\"hi\\\" \\u0024{object} "
-                                  "\xe4\xb8\xad\",\"object\":\"a.png\"}";
+  const std::string substituted =
+      "{\"upload_id\":\"u-1\",\"note\":\"say \\\"hi\\\" \\u0024{object} "
+      "\xe4\xb8\xad\",\"object\":\"a.png\"}";
   EXPECT_EQ(nlohmann::json::parse(substituted)["note"], "say \"hi\" ${object} \xe4\xb8\xad");
 
   auto form = CallbackBodyTemplate(CallbackBodyType::kFormUrlEncoded)
@@ -122,8 +123,8 @@ TEST(CallbackParamsTest, RejectsWhatOssRejects) {
     EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << want;
     EXPECT_THAT(st.message(), HasSubstr(want));
   };
-  const CallbackParams good{{"https://cb.example.com/oss?x=1"}, "", std::nullopt, std::nullopt,
-                            "object=${object}"};
+  const CallbackParams good{
+      {"https://cb.example.com/oss?x=1"}, "", std::nullopt, std::nullopt, "object=${object}"};
   EXPECT_TRUE(ValidateCallbackParams(good).ok());
 
   auto p = good;
@@ -165,13 +166,15 @@ TEST(CallbackParamsTest, RejectsWhatOssRejects) {
 }
 
 TEST(CallbackParamsTest, MultipleUrlsAreJoinedWithSemicolons) {
-  CallbackParams p{{"https://a.example.com/cb", "https://b.example.com:8443/cb"}, "", true,
-                   std::nullopt, "object=${object}"};
+  CallbackParams p{{"https://a.example.com/cb", "https://b.example.com:8443/cb"},
+                   "",
+                   true,
+                   std::nullopt,
+                   "object=${object}"};
   auto json = CallbackParamsJson(p);
   ASSERT_TRUE(json.ok()) << json.status();
-  EXPECT_EQ(*json,
-            R"({"callbackUrl":"https://a.example.com/cb;https://b.example.com:8443/cb",)"
-            R"("callbackBody":"object=${object}","callbackSNI":true})");
+  EXPECT_EQ(*json, R"({"callbackUrl":"https://a.example.com/cb;https://b.example.com:8443/cb",)"
+                   R"("callbackBody":"object=${object}","callbackSNI":true})");
 }
 
 }  // namespace

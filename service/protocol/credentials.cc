@@ -29,8 +29,7 @@ absl::Status ValidateCredentials(const Credentials& credentials) {
     return absl::InvalidArgumentError(
         "credentials.access_key_secret: must be 1-256 printable ASCII characters");
   }
-  if (credentials.security_token.size() > 8192 ||
-      !PrintableAscii(credentials.security_token)) {
+  if (credentials.security_token.size() > 8192 || !PrintableAscii(credentials.security_token)) {
     return absl::InvalidArgumentError(
         "credentials.security_token: must be at most 8192 printable ASCII characters");
   }

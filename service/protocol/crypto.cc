@@ -66,8 +66,7 @@ absl::StatusOr<std::string> Hmac(const char* digest_name, absl::string_view key,
   }
   // HMAC keys may be empty; OpenSSL wants a non-null pointer regardless.
   static const unsigned char kEmpty = 0;
-  const auto* key_ptr =
-      key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data());
+  const auto* key_ptr = key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data());
   unsigned char out[EVP_MAX_MD_SIZE];
   size_t out_len = 0;
   if (EVP_MAC_init(ctx, key_ptr, key.size(), nullptr) != 1 ||
@@ -81,8 +80,8 @@ absl::StatusOr<std::string> Hmac(const char* digest_name, absl::string_view key,
 absl::StatusOr<std::string> Digest(const char* name, absl::string_view data) {
   const EVP_MD* md = FetchedDigest(name);
   if (md == nullptr) {
-    return absl::InternalError(absl::StrCat("OpenSSL: digest ", name,
-                                            " is unavailable (FIPS or crypto policy?)"));
+    return absl::InternalError(
+        absl::StrCat("OpenSSL: digest ", name, " is unavailable (FIPS or crypto policy?)"));
   }
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int out_len = 0;
@@ -126,8 +125,8 @@ absl::Status CheckBase64Strict(absl::string_view text) {
   }
   static constexpr auto kAlphabet = [] {
     std::array<bool, 256> table{};
-    for (unsigned char c : std::string_view(
-             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")) {
+    for (unsigned char c :
+         std::string_view("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")) {
       table[c] = true;
     }
     return table;
@@ -137,8 +136,7 @@ absl::Status CheckBase64Strict(absl::string_view text) {
   while (data_len > 0 && text.size() - data_len < 2 && text[data_len - 1] == '=') --data_len;
   for (size_t i = 0; i < data_len; ++i) {
     if (!kAlphabet[static_cast<unsigned char>(text[i])]) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("base64: invalid character at offset ", i));
+      return absl::InvalidArgumentError(absl::StrCat("base64: invalid character at offset ", i));
     }
   }
   // "====" style input: padding must follow at least two data characters in the last quantum.

@@ -32,11 +32,11 @@ TEST(CryptoTest, Base64RoundTripHasNoLineBreaks) {
 }
 
 TEST(CryptoTest, Base64DecodeStrictRejectsSloppyInput) {
-  EXPECT_FALSE(Base64DecodeStrict("e30").ok());         // missing padding
-  EXPECT_FALSE(Base64DecodeStrict("e3 0=").ok());       // whitespace
-  EXPECT_FALSE(Base64DecodeStrict("e3=0").ok());        // padding in the middle
-  EXPECT_FALSE(Base64DecodeStrict("e30=\n").ok());      // trailing newline
-  EXPECT_FALSE(Base64DecodeStrict("e-_=").ok());        // URL-safe alphabet
+  EXPECT_FALSE(Base64DecodeStrict("e30").ok());     // missing padding
+  EXPECT_FALSE(Base64DecodeStrict("e3 0=").ok());   // whitespace
+  EXPECT_FALSE(Base64DecodeStrict("e3=0").ok());    // padding in the middle
+  EXPECT_FALSE(Base64DecodeStrict("e30=\n").ok());  // trailing newline
+  EXPECT_FALSE(Base64DecodeStrict("e-_=").ok());    // URL-safe alphabet
   EXPECT_FALSE(Base64DecodeStrict("====").ok());
   EXPECT_EQ(*Base64DecodeStrict(""), "");
   EXPECT_EQ(*Base64DecodeStrict("YQ=="), "a");

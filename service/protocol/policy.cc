@@ -31,17 +31,32 @@ void AppendJsonString(std::string* out, absl::string_view s) {
   out->reserve(out->size() + s.size() + 2);
   for (size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') [[likely]] continue;
+    if (c >= 0x20 && c != '"' && c != '\\') [[likely]]
+      continue;
     out->append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
       default:
         out->append("\\u00");
         out->push_back(kHex[c >> 4]);
@@ -123,8 +138,8 @@ bool PolicyDocument::CheckRoom() {
 bool PolicyDocument::FieldName(absl::string_view field) {
   bool valid = !field.empty() && field.size() <= 128;
   for (char c : field) {
-    valid = valid && (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
-                      c == '_' || c == ':' || c == '.');
+    valid = valid && (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+                      c == ':' || c == '.');
   }
   if (!valid) {
     status_ = absl::InvalidArgumentError(
@@ -141,8 +156,8 @@ bool PolicyDocument::Value(absl::string_view what, absl::string_view in, std::st
     return false;
   }
   if (!IsPrintableUtf8(in)) {
-    status_ = absl::InvalidArgumentError(absl::StrCat(
-        "policy: value of ", what, " must be UTF-8 text without control characters"));
+    status_ = absl::InvalidArgumentError(
+        absl::StrCat("policy: value of ", what, " must be UTF-8 text without control characters"));
     return false;
   }
   // How OSS unescapes a backslash that is not followed by '$' is not documented (reference §1.3,

@@ -70,7 +70,8 @@ TEST(PolicyDocumentTest, V4Post2VectorWithStsAndCallback) {
   auto json = doc.Serialize();
   ASSERT_TRUE(json.ok()) << json.status();
   const std::string b64 = Base64Encode(*json);
-  EXPECT_EQ(b64,
+  EXPECT_EQ(
+      b64,
       "eyJleHBpcmF0aW9uIjoiMjAyMy0xMi0xNlQxNzoyMDo1Ny4wMDBaIiwiY29uZGl0aW9ucyI6W3siYnVja2V0Ijoi"
       "ZXhhbXBsZWJ1Y2tldCJ9LHsieC1vc3Mtc2lnbmF0dXJlLXZlcnNpb24iOiJPU1M0LUhNQUMtU0hBMjU2In0seyJ4"
       "LW9zcy1jcmVkZW50aWFsIjoiU1RTLmFrLzIwMjMxMjE2L2NuLWhhbmd6aG91L29zcy9hbGl5dW5fdjRfcmVxdWVz"
@@ -117,9 +118,10 @@ TEST(PolicyDocumentTest, EscapesDollarInValues) {
   doc.AddEq("key", "user/eric/${filename}").AddNotIn("cache-control", {"no-cache"});
   auto json = doc.Serialize();
   ASSERT_TRUE(json.ok());
-  EXPECT_EQ(*json,
-            R"({"expiration":"2020-03-19T03:44:06.476Z","conditions":[)"
-            R"(["eq","$key","user/eric/\\${filename}"],["not-in","$cache-control",["no-cache"]]]})");
+  EXPECT_EQ(
+      *json,
+      R"({"expiration":"2020-03-19T03:44:06.476Z","conditions":[)"
+      R"(["eq","$key","user/eric/\\${filename}"],["not-in","$cache-control",["no-cache"]]]})");
 }
 
 TEST(PolicyDocumentTest, EscapesJsonSpecialCharactersAndKeepsUnicode) {
@@ -143,9 +145,8 @@ TEST(PolicyDocumentTest, RejectsBadInput) {
   EXPECT_FALSE(PolicyDocument(t).AddEq("key", "back\\slash").Serialize().ok());
   EXPECT_FALSE(PolicyDocument(t).AddEq("$key", "x").Serialize().ok());
   EXPECT_FALSE(PolicyDocument(t).AddEq("", "x").Serialize().ok());
-  EXPECT_FALSE(PolicyDocument(t).AddEq("key", std::string(kMaxPolicyValueBytes + 1, 'a'))
-                   .Serialize()
-                   .ok());
+  EXPECT_FALSE(
+      PolicyDocument(t).AddEq("key", std::string(kMaxPolicyValueBytes + 1, 'a')).Serialize().ok());
   EXPECT_FALSE(PolicyDocument(t).AddContentLengthRange(10, 1).Serialize().ok());
   EXPECT_FALSE(PolicyDocument(t).AddContentLengthRange(-1, 1).Serialize().ok());
   EXPECT_FALSE(PolicyDocument(t).AddIn("content-type", {}).Serialize().ok());
@@ -172,13 +173,13 @@ TEST(PolicyDocumentTest, JsonStringEscapingMatchesNlohmann) {
 TEST(PolicyDocumentTest, Utf8Validation) {
   EXPECT_TRUE(IsPrintableUtf8(""));
   EXPECT_TRUE(IsPrintableUtf8("plain ascii ~"));
-  EXPECT_TRUE(IsPrintableUtf8("\xe4\xb8\xad"));          // U+4E2D
-  EXPECT_TRUE(IsPrintableUtf8("\xf0\x9f\x98\x80"));      // U+1F600
-  EXPECT_FALSE(IsPrintableUtf8("\xc0\xaf"));             // overlong '/'
-  EXPECT_FALSE(IsPrintableUtf8("\xed\xa0\x80"));         // surrogate
-  EXPECT_FALSE(IsPrintableUtf8("\xf4\x90\x80\x80"));     // > U+10FFFF
-  EXPECT_FALSE(IsPrintableUtf8("\xe4\xb8"));             // truncated
-  EXPECT_FALSE(IsPrintableUtf8("\xc2\x85"));             // C1 control (NEL)
+  EXPECT_TRUE(IsPrintableUtf8("\xe4\xb8\xad"));       // U+4E2D
+  EXPECT_TRUE(IsPrintableUtf8("\xf0\x9f\x98\x80"));   // U+1F600
+  EXPECT_FALSE(IsPrintableUtf8("\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(IsPrintableUtf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(IsPrintableUtf8("\xf4\x90\x80\x80"));  // > U+10FFFF
+  EXPECT_FALSE(IsPrintableUtf8("\xe4\xb8"));          // truncated
+  EXPECT_FALSE(IsPrintableUtf8("\xc2\x85"));          // C1 control (NEL)
   EXPECT_FALSE(IsPrintableUtf8(std::string("a\0b", 3)));
   EXPECT_FALSE(IsPrintableUtf8("\x7f"));
 }

@@ -62,9 +62,9 @@ absl::Status ValidateSpec(const PostObjectSpec& spec) {
   }
   if (spec.min_size < 0 || spec.max_size < spec.min_size || spec.max_size <= 0 ||
       spec.max_size > kMaxPostObjectSize) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "size: need 0 <= min_size <= max_size, 0 < max_size <= ", kMaxPostObjectSize, ", got ",
-        spec.min_size, "..", spec.max_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("size: need 0 <= min_size <= max_size, 0 < max_size <= ", kMaxPostObjectSize,
+                     ", got ", spec.min_size, "..", spec.max_size));
   }
   using CT = PostObjectSpec::ContentTypeMode;
   switch (spec.content_type_mode) {
@@ -125,8 +125,8 @@ absl::Status ValidateSpec(const PostObjectSpec& spec) {
   for (const auto& [name, value] : spec.callback_vars) {
     if (!absl::StartsWith(name, "x:") || name.size() < 3 || name.size() > 64 ||
         !IsLowerToken(name.substr(2), "_")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "callback_vars: name '", name, "' must match x:[a-z0-9_]+ (reference §2.3)"));
+      return absl::InvalidArgumentError(absl::StrCat("callback_vars: name '", name,
+                                                     "' must match x:[a-z0-9_]+ (reference §2.3)"));
     }
     if (value.size() > kMaxCallbackVarValueBytes || !IsPrintableUtf8(value)) {
       return absl::InvalidArgumentError(
@@ -158,8 +158,8 @@ std::string BucketPostUrl(absl::string_view scheme, absl::string_view endpoint_h
 
 absl::Status ValidateBucketName(absl::string_view bucket) {
   auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (bucket.size() < 3 || bucket.size() > 63 || !alnum(bucket.front()) ||
-      !alnum(bucket.back()) || !IsLowerToken(bucket, "-")) {
+  if (bucket.size() < 3 || bucket.size() > 63 || !alnum(bucket.front()) || !alnum(bucket.back()) ||
+      !IsLowerToken(bucket, "-")) {
     return absl::InvalidArgumentError(absl::StrCat(
         "bucket: '", bucket,
         "' must be 3-63 characters of a-z, 0-9 and '-', starting and ending with a-z or 0-9"));
@@ -208,8 +208,8 @@ absl::StatusOr<PostForm> PostFormSigner::Sign(const PostObjectSpec& spec,
     return absl::InvalidArgumentError("expiration: must be in the future");
   }
   if (spec.expiration > now + options_.max_validity) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "expiration: a policy may be valid for at most ", absl::FormatDuration(options_.max_validity)));
+    return absl::InvalidArgumentError(absl::StrCat("expiration: a policy may be valid for at most ",
+                                                   absl::FormatDuration(options_.max_validity)));
   }
   // OSS checks expiration when the whole body has arrived; STS credentials must still work then.
   const absl::Time expiration = std::min(spec.expiration, credentials.expiration);
@@ -241,8 +241,9 @@ absl::StatusOr<PostForm> PostFormSigner::Sign(const PostObjectSpec& spec,
   auto add = [&form](absl::string_view name, absl::string_view value) {
     form.fields.push_back({std::string(name), std::string(value)});
   };
-  add("key", spec.key_mode == PostObjectSpec::KeyMode::kExact ? spec.key
-                                                              : absl::StrCat(spec.key, "${filename}"));
+  add("key", spec.key_mode == PostObjectSpec::KeyMode::kExact
+                 ? spec.key
+                 : absl::StrCat(spec.key, "${filename}"));
   using CT = PostObjectSpec::ContentTypeMode;
   switch (spec.content_type_mode) {
     case CT::kAny:

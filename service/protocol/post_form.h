@@ -23,7 +23,8 @@ struct PostObjectSpec {
 
   enum class KeyMode {
     kExact,   // ["eq","$key",key]; form key = key.
-    kPrefix,  // ["starts-with","$key",key]; form key = key + "${filename}", the client may change it.
+    kPrefix,  // ["starts-with","$key",key]; form key = key + "${filename}", the client may change
+              // it.
   };
   KeyMode key_mode = KeyMode::kExact;
   std::string key;

@@ -68,8 +68,7 @@ TEST_F(PostFormSignerTest, V4FormBindsEverythingThatMatters) {
                           "x-oss-credential", "x-oss-date", "policy", "x-oss-signature"));
   EXPECT_EQ(form->file_field, "file");
   EXPECT_TRUE(form->client_fields.empty());
-  EXPECT_EQ(FieldValue(*form, "x-oss-credential"),
-            "ak/20231216/cn-hangzhou/oss/aliyun_v4_request");
+  EXPECT_EQ(FieldValue(*form, "x-oss-credential"), "ak/20231216/cn-hangzhou/oss/aliyun_v4_request");
   EXPECT_EQ(FieldValue(*form, "x-oss-date"), "20231216T162057Z");
   EXPECT_EQ(form->policy_base64, FieldValue(*form, "policy"));
 
@@ -82,8 +81,9 @@ TEST_F(PostFormSignerTest, V4FormBindsEverythingThatMatters) {
   EXPECT_THAT(conditions, Contains(nlohmann::json{{"x-oss-date", "20231216T162057Z"}}));
   EXPECT_THAT(conditions,
               Contains(nlohmann::json{{"x-oss-signature-version", "OSS4-HMAC-SHA256"}}));
-  EXPECT_THAT(conditions, Contains(nlohmann::json{
-                              {"x-oss-credential", "ak/20231216/cn-hangzhou/oss/aliyun_v4_request"}}));
+  EXPECT_THAT(conditions,
+              Contains(nlohmann::json{
+                  {"x-oss-credential", "ak/20231216/cn-hangzhou/oss/aliyun_v4_request"}}));
 
   // The signature is the V4 HMAC of exactly the policy field.
   auto key = DeriveV4SigningKey("sk", "20231216", "cn-hangzhou");
@@ -111,8 +111,8 @@ TEST_F(PostFormSignerTest, ChangingAnyBoundValueChangesTheSignature) {
 
 TEST_F(PostFormSignerTest, StsTokenIsSentAndBound) {
   Credentials sts{"STS.ak", "sk", "token", kNow + absl::Minutes(5)};
-  auto form = signer_.Sign(BasicSpec(), sts, "cn-hangzhou", "https://x/", SignatureVersion::kV4,
-                           kNow);
+  auto form =
+      signer_.Sign(BasicSpec(), sts, "cn-hangzhou", "https://x/", SignatureVersion::kV4, kNow);
   ASSERT_TRUE(form.ok()) << form.status();
   EXPECT_EQ(FieldValue(*form, "x-oss-security-token"), "token");
   EXPECT_THAT(Conditions(*form), Contains(nlohmann::json{{"x-oss-security-token", "token"}}));
@@ -131,11 +131,11 @@ TEST_F(PostFormSignerTest, V1Form) {
   auto form =
       signer_.Sign(BasicSpec(), Ak(), "cn-hangzhou", "https://x/", SignatureVersion::kV1, kNow);
   ASSERT_TRUE(form.ok()) << form.status();
-  EXPECT_THAT(Names(*form),
-              ElementsAre("key", "Content-Type", "callback", "OSSAccessKeyId", "policy", "Signature"));
+  EXPECT_THAT(Names(*form), ElementsAre("key", "Content-Type", "callback", "OSSAccessKeyId",
+                                        "policy", "Signature"));
   EXPECT_EQ(FieldValue(*form, "Signature"), *SignPolicyV1("sk", form->policy_base64));
-  EXPECT_THAT(Conditions(*form), Not(Contains(nlohmann::json{{"x-oss-signature-version",
-                                                               "OSS4-HMAC-SHA256"}})));
+  EXPECT_THAT(Conditions(*form),
+              Not(Contains(nlohmann::json{{"x-oss-signature-version", "OSS4-HMAC-SHA256"}})));
 }
 
 TEST_F(PostFormSignerTest, OptionalFieldsAreSentInOrderAndBound) {
@@ -148,11 +148,10 @@ TEST_F(PostFormSignerTest, OptionalFieldsAreSentInOrderAndBound) {
   spec.callback_vars = {{"x:uid", "42"}};
   auto form = signer_.Sign(spec, Ak(), "cn-hangzhou", "https://x/", SignatureVersion::kV4, kNow);
   ASSERT_TRUE(form.ok()) << form.status();
-  EXPECT_THAT(Names(*form),
-              ElementsAre("key", "success_action_status", "x-oss-forbid-overwrite",
-                          "x-oss-meta-owner", "x-oss-meta-price", "callback", "x:uid",
-                          "x-oss-signature-version", "x-oss-credential", "x-oss-date", "policy",
-                          "x-oss-signature"));
+  EXPECT_THAT(Names(*form), ElementsAre("key", "success_action_status", "x-oss-forbid-overwrite",
+                                        "x-oss-meta-owner", "x-oss-meta-price", "callback", "x:uid",
+                                        "x-oss-signature-version", "x-oss-credential", "x-oss-date",
+                                        "policy", "x-oss-signature"));
   EXPECT_THAT(form->client_fields, ElementsAre("Content-Type"));
   EXPECT_EQ(FieldValue(*form, "x-oss-meta-price"), "$5");  // the form value is literal
   const nlohmann::json conditions = Conditions(*form);
@@ -194,22 +193,42 @@ TEST_F(PostFormSignerTest, RejectsWhatOssWouldRejectOrWeCannotBind) {
       {"key", [](auto& s) { s.key = "a/${filename}"; }},
       {"key", [](auto& s) { s.key = std::string(1024, 'k'); }},
       {"key", [](auto& s) { s.key = "bad\xff"; }},
-      {"key", [](auto& s) {
+      {"key",
+       [](auto& s) {
          s.key_mode = PostObjectSpec::KeyMode::kPrefix;
          s.key = "";
        }},
       {"size", [](auto& s) { s.max_size = 0; }},
-      {"size", [](auto& s) { s.min_size = 11; s.max_size = 10; }},
+      {"size",
+       [](auto& s) {
+         s.min_size = 11;
+         s.max_size = 10;
+       }},
       {"size", [](auto& s) { s.max_size = int64_t{6} << 30; }},
       {"content_types", [](auto& s) { s.content_types = {"png"}; }},
-      {"content_types", [](auto& s) { s.content_types = {"image/png", "image/gif"}; }},
+      {"content_types",
+       [](auto& s) {
+         s.content_types = {"image/png", "image/gif"};
+       }},
       {"content_types", [](auto& s) { s.content_types = {"image/png withspace"}; }},
       {"success_action_status", [](auto& s) { s.success_action_status = 302; }},
-      {"metadata", [](auto& s) { s.metadata = {{"Upper", "v"}}; }},
-      {"metadata", [](auto& s) { s.metadata = {{"big", std::string(9000, 'v')}}; }},
+      {"metadata",
+       [](auto& s) {
+         s.metadata = {{"Upper", "v"}};
+       }},
+      {"metadata",
+       [](auto& s) {
+         s.metadata = {{"big", std::string(9000, 'v')}};
+       }},
       {"callback", [](auto& s) { s.callback = "not base64!"; }},
-      {"callback_vars", [](auto& s) { s.callback_vars = {{"uid", "1"}}; }},
-      {"callback_vars", [](auto& s) { s.callback_vars = {{"x:Uid", "1"}}; }},
+      {"callback_vars",
+       [](auto& s) {
+         s.callback_vars = {{"uid", "1"}};
+       }},
+      {"callback_vars",
+       [](auto& s) {
+         s.callback_vars = {{"x:Uid", "1"}};
+       }},
       {"expiration", [](auto& s) { s.expiration = kNow; }},
       {"expiration", [](auto& s) { s.expiration = kNow + absl::Hours(24 * 8); }},
   };
@@ -220,11 +239,12 @@ TEST_F(PostFormSignerTest, RejectsWhatOssWouldRejectOrWeCannotBind) {
     EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << field;
     EXPECT_THAT(st.message(), HasSubstr(field)) << st;
   }
-  EXPECT_FALSE(signer_.Sign(BasicSpec(), Ak(), "oss-cn-hangzhou", "https://x/",
-                            SignatureVersion::kV4, kNow)
-                   .ok());
-  EXPECT_FALSE(signer_.Sign(BasicSpec(), {"a/k", "sk", "", absl::InfiniteFuture()}, "cn-hangzhou",
-                            "https://x/", SignatureVersion::kV4, kNow)
+  EXPECT_FALSE(
+      signer_.Sign(BasicSpec(), Ak(), "oss-cn-hangzhou", "https://x/", SignatureVersion::kV4, kNow)
+          .ok());
+  EXPECT_FALSE(signer_
+                   .Sign(BasicSpec(), {"a/k", "sk", "", absl::InfiniteFuture()}, "cn-hangzhou",
+                         "https://x/", SignatureVersion::kV4, kNow)
                    .ok());
 }
 

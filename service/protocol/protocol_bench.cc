@@ -19,8 +19,8 @@ PostObjectSpec ServiceLikeSpec(absl::Time now) {
   spec.content_type_mode = PostObjectSpec::ContentTypeMode::kOneOf;
   spec.content_types = {"image/png", "image/jpeg"};
   spec.forbid_overwrite = true;
-  CallbackParams callback{{"https://uploads.example.com/oss/callback"}, "", std::nullopt,
-                          CallbackBodyType::kJson, ""};
+  CallbackParams callback{
+      {"https://uploads.example.com/oss/callback"}, "", std::nullopt, CallbackBodyType::kJson, ""};
   callback.body = *CallbackBodyTemplate(CallbackBodyType::kJson)
                        .AddLiteral("upload_id", "0f8fad5b-d9cb-469f-a165-70867728950e")
                        .AddLiteral("token", "b1946ac92492d2347c6235b4d2611184")

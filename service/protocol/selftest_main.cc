@@ -72,8 +72,8 @@ int Main() {
   spec.content_type_mode = PostObjectSpec::ContentTypeMode::kExact;
   spec.content_types = {"image/png"};
   spec.forbid_overwrite = true;
-  CallbackParams callback{{"https://uploads.example.com/oss/callback"}, "", std::nullopt,
-                          CallbackBodyType::kJson, ""};
+  CallbackParams callback{
+      {"https://uploads.example.com/oss/callback"}, "", std::nullopt, CallbackBodyType::kJson, ""};
   callback.body = *CallbackBodyTemplate(CallbackBodyType::kJson)
                        .AddLiteral("upload_id", "demo-upload")
                        .AddVariable("bucket", "bucket")

@@ -25,9 +25,9 @@ absl::Status ValidateRegion(absl::string_view region) {
     }
   }
   if (absl::StartsWith(region, "oss-")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "region: use the plain region ID ('", region.substr(4), "'), not the endpoint prefix '",
-        region, "'"));
+    return absl::InvalidArgumentError(absl::StrCat("region: use the plain region ID ('",
+                                                   region.substr(4),
+                                                   "'), not the endpoint prefix '", region, "'"));
   }
   return absl::OkStatus();
 }

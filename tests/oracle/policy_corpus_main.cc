@@ -32,7 +32,20 @@ class Corpus {
   // Text mixing ASCII, JSON-special characters, '$', and 2-4 byte UTF-8 sequences.
   std::string Text(int max_chars, bool allow_specials) {
     static const std::vector<std::string> kPieces = {
-        "a", "Z", "0", "-", "_", ".", "/", " ", "~", "(", "+", "=", "&", "%",
+        "a",
+        "Z",
+        "0",
+        "-",
+        "_",
+        ".",
+        "/",
+        " ",
+        "~",
+        "(",
+        "+",
+        "=",
+        "&",
+        "%",
         "\xe4\xb8\xad",      // 中
         "\xc3\xa9",          // é
         "\xf0\x9f\x93\xb7",  // 📷
