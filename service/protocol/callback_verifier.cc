@@ -206,6 +206,9 @@ CallbackVerification CallbackVerifier::Verify(const CallbackRequestView& request
                 std::string(allowed.message()));
   }
 
+  if (keys_ == nullptr) {
+    return Fail(std::move(v), CallbackVerifyError::kInternal, "no key provider configured");
+  }
   const absl::StatusOr<std::shared_ptr<const RsaPublicKey>> key = keys_->GetKey(*key_url);
   if (!key.ok()) {
     const absl::StatusCode code = key.status().code();

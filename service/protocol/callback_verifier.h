@@ -66,12 +66,14 @@ struct CallbackVerifierOptions {
 // Builds the string OSS signs: percent-decode(path) + raw "?query" suffix (verbatim, only if the
 // target has a '?') + "\n" + raw body. InvalidArgument if the target does not start with '/' or
 // the path has a malformed %-escape. No size limits here (CallbackVerifier applies them).
+// UNCONFIRMED (reference §5): '+' in the path is kept as '+' (not decoded to a space), and a bare
+// trailing '?' is kept, i.e. signed as received.
 absl::StatusOr<std::string> CallbackStringToSign(absl::string_view target, absl::string_view body);
 
 // Stateless apart from the options; thread-safe if the provider is.
 class CallbackVerifier {
  public:
-  // `keys` must outlive the verifier. Invalid prefixes in `options` never match (fail closed);
+  // `keys` must be non-null and outlive the verifier. Invalid prefixes in `options` never match (fail closed);
   // validate configuration up front with ValidateKeyUrlPrefixes.
   CallbackVerifier(PublicKeyProvider* keys, CallbackVerifierOptions options);
 

@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "service/protocol/crypto.h"
 #include "service/protocol/testing/callback_signer_for_tests.h"
+#include "service/protocol/testing/callback_test_vectors.h"
 
 namespace ossup::protocol {
 namespace {
@@ -17,30 +18,16 @@ namespace {
 using ::testing::HasSubstr;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-// Reference §3.5 vector #1.
-constexpr absl::string_view kTarget1 = "/index.php?id=1&index=2";
-constexpr absl::string_view kBody1 = "bucket=yonghu-test";
-constexpr absl::string_view kAuth1 =
-    "kKQeGTRccDKyHB3H9vF+xYMSrmhMZjzzl2/kdD1ktNVgbWEfYTQG0G2SU/RaHBovRCE8OkQDjC3uG33esH2txA==";
-constexpr absl::string_view kKeyUrlHttpsB64 =
-    "aHR0cHM6Ly9nb3NzcHVibGljLmFsaWNkbi5jb20vY2FsbGJhY2tfcHViX2tleV92MS5wZW0=";
-constexpr absl::string_view kKeyUrlHttpB64 =
-    "aHR0cDovL2dvc3NwdWJsaWMuYWxpY2RuLmNvbS9jYWxsYmFja19wdWJfa2V5X3YxLnBlbQ==";
-
-// Reference §3.5, alphasnow/aliyun-oss-appserver tests (1024-bit key).
-constexpr absl::string_view kAlphasnowPem =
-    "-----BEGIN PUBLIC KEY-----\n"
-    "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC6MJTNJ+/zFOdDI4EUPudLBpTX\n"
-    "nY9QHoaPB+Ty6m+NqnEtFefxzQFgyaA3YQKHNh7ms9YrhBZV1tbpmqLdFX3HvifQ\n"
-    "pv1YVsv4zm1F5SrqKreXBFeX8+UWJoMxbr871u3K1OBFAwx8JhmQWEdmn2qRoqOl\n"
-    "3wdKATLa+g3BMGG7HQIDAQAB\n"
-    "-----END PUBLIC KEY-----\n";
-constexpr absl::string_view kAlphasnowTarget = "/tests/callback.php";
-constexpr absl::string_view kAlphasnowBody =
-    "filename=upload%2Ffile.zip&size=157&mimeType=application%2Fx-zip-compressed&height=&width=";
-constexpr absl::string_view kAlphasnowAuth =
-    "adK5wEx8Xko1k+PLK7X9AdNeBrERezJc+dIDs/cbI7a1Qj6T79maIO1VsSRmgiIH3LY+MG/N62lfaDSBq3ylN+yJyyXe"
-    "letN/j/o+lg/j/m/6ghAUzbTBPniuxByWGvCE9pYgn5hKYDV6JhqF/y+8p87JsndAZULK9jdgjloOEw=";
+// Reference §3.5 vectors, under the short names used below.
+constexpr absl::string_view kTarget1 = testing::kVector1Target;
+constexpr absl::string_view kBody1 = testing::kVector1Body;
+constexpr absl::string_view kAuth1 = testing::kVector1Authorization;
+constexpr absl::string_view kKeyUrlHttpsB64 = testing::kOssKeyUrlHttpsBase64;
+constexpr absl::string_view kKeyUrlHttpB64 = testing::kOssKeyUrlHttpBase64;
+using testing::kAlphasnowBody;
+using testing::kAlphasnowTarget;
+constexpr absl::string_view kAlphasnowPem = testing::kAlphasnowPublicKeyPem;
+constexpr absl::string_view kAlphasnowAuth = testing::kAlphasnowAuthorization;
 
 constexpr absl::string_view kLocalPrefix = "http://127.0.0.1:9/";
 constexpr absl::string_view kLocalKeyUrl = "http://127.0.0.1:9/public.pem";
@@ -77,7 +64,7 @@ TEST(CallbackStringToSignTest, Vector1MatchesReference) {
   const auto sts = CallbackStringToSign(kTarget1, kBody1);
   ASSERT_TRUE(sts.ok()) << sts.status();
   EXPECT_EQ(*sts, "/index.php?id=1&index=2\nbucket=yonghu-test");
-  EXPECT_EQ(HexEncode(*Md5(*sts)), "5b74fc97cc385b45c6c8b7782d5a2140");
+  EXPECT_EQ(HexEncode(*Md5(*sts)), testing::kVector1Md5Hex);
 }
 
 TEST(CallbackStringToSignTest, DecodesPathOnlyAndKeepsSuffixVerbatim) {
@@ -98,7 +85,7 @@ TEST_F(CallbackVerifierTest, Vector1VerifiesWithBothKeyUrlForms) {
     EXPECT_TRUE(v.ok()) << CallbackVerifyErrorName(v.error) << ": " << v.message;
     EXPECT_TRUE(v.ToStatus().ok());
     EXPECT_EQ(v.string_to_sign, "/index.php?id=1&index=2\nbucket=yonghu-test");
-    EXPECT_EQ(v.string_to_sign_md5_hex, "5b74fc97cc385b45c6c8b7782d5a2140");
+    EXPECT_EQ(v.string_to_sign_md5_hex, testing::kVector1Md5Hex);
   }
   EXPECT_EQ(provider_.calls, 2);
 }
@@ -179,7 +166,7 @@ TEST_F(CallbackVerifierTest, MissingHeaders) {
   EXPECT_EQ(no_auth.error, CallbackVerifyError::kMissingAuthorization);
   EXPECT_EQ(no_auth.ToStatus().code(), absl::StatusCode::kUnauthenticated);
   // Diagnostics are still there for the CLI.
-  EXPECT_EQ(no_auth.string_to_sign_md5_hex, "5b74fc97cc385b45c6c8b7782d5a2140");
+  EXPECT_EQ(no_auth.string_to_sign_md5_hex, testing::kVector1Md5Hex);
   EXPECT_EQ(Verify(kTarget1, kBody1, {{"Authorization", std::string(kAuth1)}}).error,
             CallbackVerifyError::kMissingKeyUrl);
   EXPECT_EQ(Verify(kTarget1, kBody1, {}).error, CallbackVerifyError::kMissingAuthorization);

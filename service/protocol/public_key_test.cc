@@ -6,20 +6,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "service/protocol/testing/callback_signer_for_tests.h"
+#include "service/protocol/testing/callback_test_vectors.h"
 
 namespace ossup::protocol {
 namespace {
 
 using ::testing::HasSubstr;
 
-// alphasnow/aliyun-oss-appserver tests/stubs/public.pem (reference §3.5), 1024 bits.
-constexpr absl::string_view kAlphasnowPem =
-    "-----BEGIN PUBLIC KEY-----\n"
-    "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC6MJTNJ+/zFOdDI4EUPudLBpTX\n"
-    "nY9QHoaPB+Ty6m+NqnEtFefxzQFgyaA3YQKHNh7ms9YrhBZV1tbpmqLdFX3HvifQ\n"
-    "pv1YVsv4zm1F5SrqKreXBFeX8+UWJoMxbr871u3K1OBFAwx8JhmQWEdmn2qRoqOl\n"
-    "3wdKATLa+g3BMGG7HQIDAQAB\n"
-    "-----END PUBLIC KEY-----\n";
+using testing::kAlphasnowPublicKeyPem;
 
 TEST(RsaPublicKeyTest, OssKeyMatchesPin) {
   auto key = RsaPublicKey::FromPem(kOssCallbackPublicKeyPem);
@@ -30,7 +24,7 @@ TEST(RsaPublicKeyTest, OssKeyMatchesPin) {
 }
 
 TEST(RsaPublicKeyTest, ParsesOther1024BitKey) {
-  auto key = RsaPublicKey::FromPem(kAlphasnowPem);
+  auto key = RsaPublicKey::FromPem(kAlphasnowPublicKeyPem);
   ASSERT_TRUE(key.ok()) << key.status();
   EXPECT_EQ((*key)->bits(), 1024);
   EXPECT_NE((*key)->spki_sha256_hex(), kOssCallbackPublicKeySha256);
@@ -172,7 +166,7 @@ TEST(PinnedKeyProviderTest, WithoutFallbackUnknownUrlFails) {
 TEST(PinnedKeyProviderTest, AddPin) {
   PinnedKeyProvider provider;
   EXPECT_FALSE(provider.AddPin("http://127.0.0.1/k.pem", "garbage").ok());
-  ASSERT_TRUE(provider.AddPin("http://127.0.0.1/k.pem", kAlphasnowPem).ok());
+  ASSERT_TRUE(provider.AddPin("http://127.0.0.1/k.pem", kAlphasnowPublicKeyPem).ok());
   auto key = provider.GetKey("http://127.0.0.1/k.pem");
   ASSERT_TRUE(key.ok()) << key.status();
   EXPECT_EQ((*key)->bits(), 1024);

@@ -19,6 +19,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "service/common/clock.h"
+#include "service/protocol/callback_verifier.h"
+#include "service/protocol/testing/callback_signer_for_tests.h"
 
 namespace ossup::remote {
 namespace {
@@ -295,6 +297,30 @@ TEST_F(PublicKeyFetcherTest, CacheIsBounded) {
   // "/a.pem" was the oldest entry and got evicted.
   EXPECT_TRUE(fetcher->GetKey(server_.Url("/a.pem")).ok());
   EXPECT_EQ(server_.requests(), 4);
+}
+
+// End to end: pinned OSS keys first, unknown (allowed) URLs fetched, then verified.
+TEST_F(PublicKeyFetcherTest, VerifierFetchesUnpinnedKeyOnce) {
+  auto signer = protocol::testing::CallbackSignerForTests::Generate(1024);
+  ASSERT_TRUE(signer.ok()) << signer.status();
+  server_.Set("/emulator.pem", {200, "", signer->public_key_pem()});
+  auto fetcher = MakeFetcher();
+  ASSERT_NE(fetcher, nullptr);
+  protocol::PinnedKeyProvider keys(fetcher.get());
+  protocol::CallbackVerifierOptions verifier_options;
+  verifier_options.allowed_key_url_prefixes = {server_.Prefix()};
+  const protocol::CallbackVerifier verifier(&keys, verifier_options);
+
+  const std::string key_url = server_.Url("/emulator.pem");
+  const auto headers = signer->SignatureHeaders("/cb?x=1\n{}", key_url);
+  ASSERT_TRUE(headers.ok()) << headers.status();
+  for (int i = 0; i < 3; ++i) {
+    const protocol::CallbackVerification v = verifier.Verify({"/cb?x=1", *headers, "{}"});
+    EXPECT_TRUE(v.ok()) << v.message;
+  }
+  EXPECT_EQ(verifier.Verify({"/cb?x=2", *headers, "{}"}).error,
+            protocol::CallbackVerifyError::kSignatureMismatch);
+  EXPECT_EQ(server_.requests(), 1);
 }
 
 TEST(PublicKeyFetcherCreateTest, RejectsBadOptions) {
