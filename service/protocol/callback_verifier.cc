@@ -20,8 +20,7 @@ constexpr size_t kMaxKeyUrlHeaderChars = 4 * ((kMaxKeyUrlBytes + 2) / 3);
 constexpr absl::string_view kAuthorizationHeader = "authorization";
 constexpr absl::string_view kKeyUrlHeader = "x-oss-pub-key-url";
 
-CallbackVerification Fail(CallbackVerification v, CallbackVerifyError error,
-                          std::string message) {
+CallbackVerification Fail(CallbackVerification v, CallbackVerifyError error, std::string message) {
   v.error = error;
   v.message = std::move(message);
   return v;
@@ -102,8 +101,7 @@ absl::Status CallbackVerification::ToStatus() const {
   return absl::InternalError(text);
 }
 
-absl::StatusOr<std::string> CallbackStringToSign(absl::string_view target,
-                                                 absl::string_view body) {
+absl::StatusOr<std::string> CallbackStringToSign(absl::string_view target, absl::string_view body) {
   if (target.empty() || target.front() != '/') {
     return absl::InvalidArgumentError("request target must start with '/'");
   }
@@ -118,8 +116,7 @@ absl::StatusOr<std::string> CallbackStringToSign(absl::string_view target,
   // literal in paths. Callback URLs should avoid '+', '%' and non-ASCII in the path.
   absl::StatusOr<std::string> decoded = PercentDecode(path, /*plus_as_space=*/false);
   if (!decoded.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("request path: ", decoded.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat("request path: ", decoded.status().message()));
   }
   std::string out = *std::move(decoded);
   out.reserve(out.size() + raw_suffix.size() + 1 + body.size());
@@ -175,9 +172,9 @@ CallbackVerification CallbackVerifier::Verify(const CallbackRequestView& request
   // Surrounding whitespace is HTTP framing (OWS), not part of the value; inside, strict base64.
   const absl::string_view auth_text = absl::StripAsciiWhitespace(**authorization);
   if (auth_text.empty() || auth_text.size() > kMaxAuthorizationChars) {
-    return Fail(std::move(v), CallbackVerifyError::kBadAuthorizationEncoding,
-                absl::StrCat("Authorization must be 1..", kMaxAuthorizationChars,
-                             " base64 characters"));
+    return Fail(
+        std::move(v), CallbackVerifyError::kBadAuthorizationEncoding,
+        absl::StrCat("Authorization must be 1..", kMaxAuthorizationChars, " base64 characters"));
   }
   const absl::StatusOr<std::string> signature = Base64DecodeStrict(auth_text);
   if (!signature.ok()) {
@@ -187,9 +184,9 @@ CallbackVerification CallbackVerifier::Verify(const CallbackRequestView& request
 
   const absl::string_view key_url_text = absl::StripAsciiWhitespace(**key_url_header);
   if (key_url_text.empty() || key_url_text.size() > kMaxKeyUrlHeaderChars) {
-    return Fail(std::move(v), CallbackVerifyError::kBadKeyUrlEncoding,
-                absl::StrCat("x-oss-pub-key-url must be 1..", kMaxKeyUrlHeaderChars,
-                             " base64 characters"));
+    return Fail(
+        std::move(v), CallbackVerifyError::kBadKeyUrlEncoding,
+        absl::StrCat("x-oss-pub-key-url must be 1..", kMaxKeyUrlHeaderChars, " base64 characters"));
   }
   absl::StatusOr<std::string> key_url = Base64DecodeStrict(key_url_text);
   if (!key_url.ok()) {
@@ -199,8 +196,7 @@ CallbackVerification CallbackVerifier::Verify(const CallbackRequestView& request
   v.key_url = IsPrintableAscii(*key_url) ? *key_url : absl::CHexEscape(*key_url);
 
   // Policy before any key lookup: an attacker-chosen URL must never reach the fetcher.
-  if (const absl::Status allowed =
-          CheckKeyUrlAllowed(*key_url, options_.allowed_key_url_prefixes);
+  if (const absl::Status allowed = CheckKeyUrlAllowed(*key_url, options_.allowed_key_url_prefixes);
       !allowed.ok()) {
     return Fail(std::move(v), CallbackVerifyError::kKeyUrlNotAllowed,
                 std::string(allowed.message()));
@@ -213,7 +209,7 @@ CallbackVerification CallbackVerifier::Verify(const CallbackRequestView& request
   if (!key.ok()) {
     const absl::StatusCode code = key.status().code();
     const CallbackVerifyError error =
-        code == absl::StatusCode::kPermissionDenied ? CallbackVerifyError::kKeyUrlNotAllowed
+        code == absl::StatusCode::kPermissionDenied  ? CallbackVerifyError::kKeyUrlNotAllowed
         : code == absl::StatusCode::kInvalidArgument ? CallbackVerifyError::kBadKey
                                                      : CallbackVerifyError::kKeyFetchFailed;
     return Fail(std::move(v), error, std::string(key.status().message()));

@@ -73,8 +73,8 @@ absl::StatusOr<std::string> CallbackStringToSign(absl::string_view target, absl:
 // Stateless apart from the options; thread-safe if the provider is.
 class CallbackVerifier {
  public:
-  // `keys` must be non-null and outlive the verifier. Invalid prefixes in `options` never match (fail closed);
-  // validate configuration up front with ValidateKeyUrlPrefixes.
+  // `keys` must be non-null and outlive the verifier. Invalid prefixes in `options` never match
+  // (fail closed); validate configuration up front with ValidateKeyUrlPrefixes.
   CallbackVerifier(PublicKeyProvider* keys, CallbackVerifierOptions options);
 
   CallbackVerification Verify(const CallbackRequestView& request) const;

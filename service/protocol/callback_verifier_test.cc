@@ -124,8 +124,7 @@ TEST_F(CallbackVerifierTest, DisallowedKeyUrlsAreRefusedBeforeAnyLookup) {
            "https://gosspublic.alicdn.com.evil.example/callback_pub_key_v1.pem",
            "https://gosspublic.alicdn.com@evil.example/x.pem",
        }) {
-    const CallbackVerification v =
-        Verify(kTarget1, kBody1, Vector1Headers(Base64Encode(url)));
+    const CallbackVerification v = Verify(kTarget1, kBody1, Vector1Headers(Base64Encode(url)));
     EXPECT_EQ(v.error, CallbackVerifyError::kKeyUrlNotAllowed) << url;
     EXPECT_EQ(v.key_url, url);
     EXPECT_EQ(v.ToStatus().code(), absl::StatusCode::kUnauthenticated);
@@ -245,9 +244,9 @@ TEST_F(CallbackVerifierTest, PercentDecodedPathWithGeneratedKey) {
   EXPECT_EQ(v.string_to_sign, "/a b+c?x=%20&y=+\n{\"k\":1}");
   EXPECT_EQ(v.key_url, kLocalKeyUrl);
   // Signing the raw path, a decoded query, or '+' as space must all fail.
-  for (const absl::string_view wrong : {"/a%20b+c?x=%20&y=+\n{\"k\":1}",
-                                        "/a b+c?x= &y=+\n{\"k\":1}",
-                                        "/a b c?x=%20&y=+\n{\"k\":1}"}) {
+  for (const absl::string_view wrong :
+       {"/a%20b+c?x=%20&y=+\n{\"k\":1}", "/a b+c?x= &y=+\n{\"k\":1}",
+        "/a b c?x=%20&y=+\n{\"k\":1}"}) {
     EXPECT_EQ(Verify(kTarget, kBody, sign(wrong)).error, CallbackVerifyError::kSignatureMismatch)
         << wrong;
   }
@@ -295,10 +294,8 @@ TEST(CallbackVerifierErrorsTest, ProviderFailuresAreMapped) {
 
 TEST(CallbackVerifierErrorsTest, NamesAreDistinct) {
   EXPECT_EQ(CallbackVerifyErrorName(CallbackVerifyError::kOk), "OK");
-  EXPECT_EQ(CallbackVerifyErrorName(CallbackVerifyError::kSignatureMismatch),
-            "SIGNATURE_MISMATCH");
-  EXPECT_EQ(CallbackVerifyErrorName(CallbackVerifyError::kKeyUrlNotAllowed),
-            "KEY_URL_NOT_ALLOWED");
+  EXPECT_EQ(CallbackVerifyErrorName(CallbackVerifyError::kSignatureMismatch), "SIGNATURE_MISMATCH");
+  EXPECT_EQ(CallbackVerifyErrorName(CallbackVerifyError::kKeyUrlNotAllowed), "KEY_URL_NOT_ALLOWED");
 }
 
 TEST_F(CallbackVerifierTest, ConcurrentVerificationsShareOneKey) {

@@ -74,7 +74,8 @@ absl::Status ValidateKeyUrlPrefix(absl::string_view prefix) {
   }
   const absl::StatusOr<absl::string_view> authority = AuthorityOf(prefix);
   if (!authority.ok()) return bad(authority.status().message());
-  // The authority must be followed by '/', otherwise "https://host" would match "https://host.evil".
+  // The authority must be followed by '/', otherwise "https://host" would match
+  // "https://host.evil".
   const size_t scheme_len = absl::StartsWith(prefix, "https://") ? 8 : 7;
   if (prefix.size() <= scheme_len + authority->size() ||
       prefix[scheme_len + authority->size()] != '/') {
@@ -145,8 +146,8 @@ absl::StatusOr<std::shared_ptr<const RsaPublicKey>> RsaPublicKey::FromPem(absl::
     }
   }
   ERR_clear_error();
-  return std::shared_ptr<const RsaPublicKey>(new RsaPublicKey(
-      pkey.release(), bits, HexEncode(spki_sha256), verify_ctx.release()));
+  return std::shared_ptr<const RsaPublicKey>(
+      new RsaPublicKey(pkey.release(), bits, HexEncode(spki_sha256), verify_ctx.release()));
 }
 
 RsaPublicKey::RsaPublicKey(EVP_PKEY* pkey, int bits, std::string spki_sha256_hex,
@@ -175,10 +176,9 @@ absl::StatusOr<bool> RsaPublicKey::VerifyMd5Digest(absl::string_view md5_digest,
     ERR_clear_error();
     return absl::InternalError("OpenSSL: EVP_PKEY_CTX_dup failed");
   }
-  const int rc = EVP_PKEY_verify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-                                 signature.size(),
-                                 reinterpret_cast<const unsigned char*>(md5_digest.data()),
-                                 md5_digest.size());
+  const int rc = EVP_PKEY_verify(
+      ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+      reinterpret_cast<const unsigned char*>(md5_digest.data()), md5_digest.size());
   if (rc != 1) ERR_clear_error();
   // 0 = mismatch; < 0 = malformed signature block, which is also a mismatch for untrusted input.
   return rc == 1;
@@ -207,8 +207,7 @@ absl::Status CheckKeyUrlAllowed(absl::string_view url,
         "key URL contains spaces, control characters or non-ASCII bytes");
   }
   if (absl::StrContains(url, '?') || absl::StrContains(url, '#')) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("key URL must not contain '?' or '#': ", url));
+    return absl::PermissionDeniedError(absl::StrCat("key URL must not contain '?' or '#': ", url));
   }
   if (const absl::StatusOr<absl::string_view> authority = AuthorityOf(url); !authority.ok()) {
     return absl::PermissionDeniedError(absl::StrCat(authority.status().message(), ": ", url));
@@ -248,8 +247,8 @@ absl::StatusOr<std::shared_ptr<const RsaPublicKey>> PinnedKeyProvider::GetKey(
     if (const auto it = pins_.find(url); it != pins_.end()) return it->second;
   }
   if (fallback_ != nullptr) return fallback_->GetKey(url);
-  return absl::UnavailableError(absl::StrCat(
-      "no pinned key for URL and fetching is disabled: ", absl::CHexEscape(url.substr(0, 256))));
+  return absl::UnavailableError(absl::StrCat("no pinned key for URL and fetching is disabled: ",
+                                             absl::CHexEscape(url.substr(0, 256))));
 }
 
 }  // namespace ossup::protocol

@@ -115,8 +115,7 @@ class PinnedKeyProvider : public PublicKeyProvider {
  private:
   PublicKeyProvider* const fallback_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<const RsaPublicKey>> pins_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::shared_ptr<const RsaPublicKey>> pins_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ossup::protocol

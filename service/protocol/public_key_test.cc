@@ -32,12 +32,11 @@ TEST(RsaPublicKeyTest, ParsesOther1024BitKey) {
 
 TEST(RsaPublicKeyTest, RejectsGarbageAndOversize) {
   EXPECT_EQ(RsaPublicKey::FromPem("").status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(RsaPublicKey::FromPem("not a pem").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RsaPublicKey::FromPem("not a pem").status().code(), absl::StatusCode::kInvalidArgument);
   std::string truncated(kOssCallbackPublicKeyPem.substr(0, 60));
   EXPECT_EQ(RsaPublicKey::FromPem(truncated).status().code(), absl::StatusCode::kInvalidArgument);
-  const std::string big = std::string(kOssCallbackPublicKeyPem) +
-                          std::string(kMaxPublicKeyPemBytes, '\n');
+  const std::string big =
+      std::string(kOssCallbackPublicKeyPem) + std::string(kMaxPublicKeyPemBytes, '\n');
   const auto status = RsaPublicKey::FromPem(big).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("exceeds"));
@@ -79,9 +78,8 @@ const std::vector<std::string>& Defaults() {
 TEST(KeyUrlAllowlistTest, AcceptsBothOssForms) {
   EXPECT_TRUE(CheckKeyUrlAllowed(kOssCallbackPublicKeyUrlHttp, Defaults()).ok());
   EXPECT_TRUE(CheckKeyUrlAllowed(kOssCallbackPublicKeyUrlHttps, Defaults()).ok());
-  EXPECT_TRUE(CheckKeyUrlAllowed("https://gosspublic.alicdn.com/callback_pub_key_v2.pem",
-                                 Defaults())
-                  .ok());
+  EXPECT_TRUE(
+      CheckKeyUrlAllowed("https://gosspublic.alicdn.com/callback_pub_key_v2.pem", Defaults()).ok());
 }
 
 TEST(KeyUrlAllowlistTest, RefusesReferenceNegativeVectors) {
@@ -104,8 +102,7 @@ TEST(KeyUrlAllowlistTest, RefusesReferenceNegativeVectors) {
     const absl::Status status = CheckKeyUrlAllowed(url, Defaults());
     EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied) << url;
   }
-  const std::string long_url =
-      "https://gosspublic.alicdn.com/" + std::string(kMaxKeyUrlBytes, 'a');
+  const std::string long_url = "https://gosspublic.alicdn.com/" + std::string(kMaxKeyUrlBytes, 'a');
   EXPECT_EQ(CheckKeyUrlAllowed(long_url, Defaults()).code(), absl::StatusCode::kPermissionDenied);
 }
 
@@ -115,20 +112,26 @@ TEST(KeyUrlAllowlistTest, InvalidPrefixesNeverMatch) {
   EXPECT_FALSE(
       CheckKeyUrlAllowed("https://gosspublic.alicdn.com.evil.example/x.pem", no_slash).ok());
   for (const std::string prefix : {
-           "https://gosspublic.alicdn.com", "https://user@host/", "gosspublic.alicdn.com/",
-           "https:///", "https://host:/", "https://host:123456/", "https://ho st/",
-           "https://host/?", "file:///etc/", "https://ho_st/",
+           "https://gosspublic.alicdn.com",
+           "https://user@host/",
+           "gosspublic.alicdn.com/",
+           "https:///",
+           "https://host:/",
+           "https://host:123456/",
+           "https://ho st/",
+           "https://host/?",
+           "file:///etc/",
+           "https://ho_st/",
        }) {
     EXPECT_FALSE(ValidateKeyUrlPrefixes({prefix}).ok()) << prefix;
   }
   EXPECT_TRUE(ValidateKeyUrlPrefixes(Defaults()).ok());
   EXPECT_TRUE(ValidateKeyUrlPrefixes({"http://127.0.0.1:8080/keys/"}).ok());
-  EXPECT_TRUE(CheckKeyUrlAllowed("http://127.0.0.1:8080/keys/k.pem",
-                                 {"http://127.0.0.1:8080/keys/"})
-                  .ok());
-  EXPECT_FALSE(CheckKeyUrlAllowed("http://127.0.0.1:8080/other/k.pem",
-                                  {"http://127.0.0.1:8080/keys/"})
-                   .ok());
+  EXPECT_TRUE(
+      CheckKeyUrlAllowed("http://127.0.0.1:8080/keys/k.pem", {"http://127.0.0.1:8080/keys/"}).ok());
+  EXPECT_FALSE(
+      CheckKeyUrlAllowed("http://127.0.0.1:8080/other/k.pem", {"http://127.0.0.1:8080/keys/"})
+          .ok());
 }
 
 class CountingProvider : public PublicKeyProvider {
@@ -145,7 +148,8 @@ class CountingProvider : public PublicKeyProvider {
 TEST(PinnedKeyProviderTest, OssUrlsArePinnedAndNeverFetched) {
   CountingProvider fallback;
   PinnedKeyProvider provider(&fallback);
-  for (const absl::string_view url : {kOssCallbackPublicKeyUrlHttp, kOssCallbackPublicKeyUrlHttps}) {
+  for (const absl::string_view url :
+       {kOssCallbackPublicKeyUrlHttp, kOssCallbackPublicKeyUrlHttps}) {
     auto key = provider.GetKey(url);
     ASSERT_TRUE(key.ok()) << key.status();
     EXPECT_EQ((*key)->spki_sha256_hex(), kOssCallbackPublicKeySha256);

@@ -59,8 +59,8 @@ absl::StatusOr<std::unique_ptr<PublicKeyFetcher>> PublicKeyFetcher::Create(
     return absl::InvalidArgumentError("key fetch timeouts must be positive");
   }
   if (options.max_body_bytes == 0 || options.max_body_bytes > protocol::kMaxPublicKeyPemBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("key fetch max_body_bytes must be 1..",
-                                                   protocol::kMaxPublicKeyPemBytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("key fetch max_body_bytes must be 1..", protocol::kMaxPublicKeyPemBytes));
   }
   if (options.max_cache_entries == 0 || options.cache_ttl < absl::ZeroDuration() ||
       options.negative_cache_ttl < absl::ZeroDuration()) {
@@ -110,17 +110,15 @@ absl::StatusOr<std::shared_ptr<const RsaPublicKey>> PublicKeyFetcher::GetKey(
   // The entry is still there: in-flight entries are never erased or evicted.
   Entry& entry = cache_[cache_key];
   entry.in_flight = false;
-  entry.expires =
-      clock_.Now() + (result.ok() ? options_.cache_ttl : options_.negative_cache_ttl);
+  entry.expires = clock_.Now() + (result.ok() ? options_.cache_ttl : options_.negative_cache_ttl);
   entry.result = result;
   fetch_done_.SignalAll();
   return result;
 }
 
 bool PublicKeyFetcher::EvictLocked(absl::Time now) {
-  absl::erase_if(cache_, [now](const auto& kv) {
-    return !kv.second.in_flight && kv.second.expires <= now;
-  });
+  absl::erase_if(
+      cache_, [now](const auto& kv) { return !kv.second.in_flight && kv.second.expires <= now; });
   if (cache_.size() < options_.max_cache_entries) return true;
   // Still full of live entries: drop the one closest to expiry.
   auto victim = cache_.end();
@@ -171,13 +169,13 @@ absl::StatusOr<std::shared_ptr<const RsaPublicKey>> PublicKeyFetcher::Fetch(
 
   const CURLcode rc = curl_easy_perform(c);
   if (sink.overflow || rc == CURLE_FILESIZE_EXCEEDED) {
-    return absl::UnavailableError(absl::StrCat("key from ", transport_url, " exceeds ",
-                                               options_.max_body_bytes, " bytes"));
+    return absl::UnavailableError(
+        absl::StrCat("key from ", transport_url, " exceeds ", options_.max_body_bytes, " bytes"));
   }
   if (rc != CURLE_OK) {
     return absl::UnavailableError(
-        absl::StrCat("fetching key from ", transport_url, " failed: ",
-                     error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc)));
+        absl::StrCat("fetching key from ", transport_url,
+                     " failed: ", error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc)));
   }
   long http_status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &http_status);

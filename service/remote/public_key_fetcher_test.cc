@@ -104,12 +104,11 @@ class TestHttpServer {
     }
     const absl::Time until = absl::Now() + response.delay;
     while (!stop_ && absl::Now() < until) absl::SleepFor(absl::Milliseconds(5));
-    const std::string out =
-        absl::StrCat("HTTP/1.1 ", response.status, " Canned\r\n",
-                     response.content_length
-                         ? absl::StrCat("Content-Length: ", response.body.size(), "\r\n")
-                         : "",
-                     "Connection: close\r\n", response.extra_headers, "\r\n", response.body);
+    const std::string out = absl::StrCat(
+        "HTTP/1.1 ", response.status, " Canned\r\n",
+        response.content_length ? absl::StrCat("Content-Length: ", response.body.size(), "\r\n")
+                                : "",
+        "Connection: close\r\n", response.extra_headers, "\r\n", response.body);
     size_t sent = 0;
     while (sent < out.size()) {
       const ssize_t n = send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
@@ -219,8 +218,8 @@ TEST_F(PublicKeyFetcherTest, NotFoundIsNegativelyCached) {
 }
 
 TEST_F(PublicKeyFetcherTest, SlowServerTimesOut) {
-  server_.Set("/slow.pem", {200, "", std::string(protocol::kOssCallbackPublicKeyPem),
-                            absl::Milliseconds(1500)});
+  server_.Set("/slow.pem",
+              {200, "", std::string(protocol::kOssCallbackPublicKeyPem), absl::Milliseconds(1500)});
   auto fetcher = MakeFetcher();
   ASSERT_NE(fetcher, nullptr);
   const absl::Time start = absl::Now();
@@ -241,8 +240,8 @@ TEST_F(PublicKeyFetcherTest, GarbagePemIsBadKey) {
 }
 
 TEST_F(PublicKeyFetcherTest, ConcurrentCallersShareOneFetch) {
-  server_.Set("/key.pem", {200, "", std::string(protocol::kOssCallbackPublicKeyPem),
-                           absl::Milliseconds(200)});
+  server_.Set("/key.pem",
+              {200, "", std::string(protocol::kOssCallbackPublicKeyPem), absl::Milliseconds(200)});
   options_.total_timeout = absl::Seconds(2);
   auto fetcher = MakeFetcher();
   ASSERT_NE(fetcher, nullptr);
@@ -263,8 +262,7 @@ TEST_F(PublicKeyFetcherTest, UrlOutsidePrefixesIsRefusedWithoutFetching) {
   ASSERT_NE(fetcher, nullptr);
   for (const std::string& url :
        {std::string(protocol::kOssCallbackPublicKeyUrlHttps),
-        std::string("http://127.0.0.1:1/key.pem"),
-        server_.Url("/key.pem?x=1")}) {
+        std::string("http://127.0.0.1:1/key.pem"), server_.Url("/key.pem?x=1")}) {
     EXPECT_EQ(fetcher->GetKey(url).status().code(), absl::StatusCode::kPermissionDenied) << url;
   }
   EXPECT_EQ(server_.requests(), 0);

@@ -37,11 +37,11 @@ class CallbackSignerForTests {
 
   // base64(RSASSA-PKCS1-v1_5/MD5 signature of `string_to_sign`): an Authorization header value.
   absl::StatusOr<std::string> SignBase64(absl::string_view string_to_sign) const {
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
-                                                                 &EVP_MD_CTX_free);
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
     size_t sig_len = 0;
-    if (!ctx || EVP_DigestSignInit_ex(ctx.get(), nullptr, "MD5", nullptr, nullptr, key_.get(),
-                                      nullptr) != 1 ||
+    if (!ctx ||
+        EVP_DigestSignInit_ex(ctx.get(), nullptr, "MD5", nullptr, nullptr, key_.get(), nullptr) !=
+            1 ||
         EVP_DigestSign(ctx.get(), nullptr, &sig_len,
                        reinterpret_cast<const unsigned char*>(string_to_sign.data()),
                        string_to_sign.size()) != 1) {
