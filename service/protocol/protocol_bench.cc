@@ -5,6 +5,9 @@
 
 #include "absl/time/time.h"
 #include "service/protocol/callback_params.h"
+#include "service/protocol/callback_verifier.h"
+#include "service/protocol/public_key.h"
+#include "service/protocol/testing/callback_test_vectors.h"
 #include "service/protocol/post_form.h"
 
 namespace ossup::protocol {
@@ -79,6 +82,30 @@ void BM_SigningKeyDerivation(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_SigningKeyDerivation);
+
+// A full verification of the reference's OSS-signed callback (§3.5 #1) with the pinned OSS key:
+// header lookup, base64, allowlist, string to sign, MD5, RSA-512 verify.
+void BM_VerifyOssCallback(benchmark::State& state) {
+  PinnedKeyProvider keys;
+  CallbackVerifier verifier(&keys, CallbackVerifierOptions{});
+  const std::vector<std::pair<std::string, std::string>> headers = {
+      {"Host", "app.example.com"},
+      {"Content-Type", "application/x-www-form-urlencoded"},
+      {"Authorization", std::string(testing::kVector1Authorization)},
+      {"x-oss-pub-key-url", std::string(testing::kOssKeyUrlHttpsBase64)},
+  };
+  const CallbackRequestView request{testing::kVector1Target, headers, testing::kVector1Body};
+  if (!verifier.Verify(request).ok()) {
+    state.SkipWithError("the reference vector did not verify");
+    return;
+  }
+  for (auto _ : state) {
+    auto result = verifier.Verify(request);
+    benchmark::DoNotOptimize(result);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_VerifyOssCallback);
 
 }  // namespace
 }  // namespace ossup::protocol

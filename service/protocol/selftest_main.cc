@@ -6,6 +6,8 @@
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "service/protocol/callback_params.h"
+#include "service/protocol/callback_verifier.h"
+#include "service/protocol/public_key.h"
 #include "service/protocol/crypto.h"
 #include "service/protocol/policy.h"
 #include "service/protocol/post_form.h"
@@ -61,6 +63,26 @@ int Main() {
          "OiJvc3MtY24taGFuZ3pob3UuYWxpeXVuY3MuY29tIiwiY2FsbGJhY2tCb2R5IjoiYnVja2V0PSR7YnVja2V0fSZv"
          "YmplY3Q9JHtvYmplY3R9Jm15X3Zhcj0ke3g6bXlfdmFyfSIsImNhbGxiYWNrQm9keVR5cGUiOiJhcHBsaWNhdGlv"
          "bi94LXd3dy1mb3JtLXVybGVuY29kZWQiLCJjYWxsYmFja1NOSSI6ZmFsc2V9");
+
+  // §3.5 #1: the documented callback, verified with the built-in (pinned) OSS key, no network.
+  PinnedKeyProvider keys;
+  CallbackVerifier verifier(&keys, CallbackVerifierOptions{});
+  const std::vector<std::pair<std::string, std::string>> headers = {
+      {"authorization",
+       "kKQeGTRccDKyHB3H9vF+xYMSrmhMZjzzl2/kdD1ktNVgbWEfYTQG0G2SU/RaHBovRCE8OkQDjC3uG33esH2txA=="},
+      {"x-oss-pub-key-url",
+       "aHR0cHM6Ly9nb3NzcHVibGljLmFsaWNkbi5jb20vY2FsbGJhY2tfcHViX2tleV92MS5wZW0="}};
+  const CallbackVerification verified =
+      verifier.Verify({"/index.php?id=1&index=2", headers, "bucket=yonghu-test"});
+  Expect("§3.5 #1 callback signature (pinned OSS key)",
+         verified.ok() ? absl::StatusOr<std::string>(verified.string_to_sign_md5_hex)
+                       : verified.ToStatus(),
+         "5b74fc97cc385b45c6c8b7782d5a2140");
+  const CallbackVerification tampered =
+      verifier.Verify({"/index.php?id=1&index=2", headers, "bucket=yonghu-tesT"});
+  Expect("§3.5 #1 with one body byte changed is refused",
+         absl::StatusOr<std::string>(std::string(CallbackVerifyErrorName(tampered.error))),
+         "SIGNATURE_MISMATCH");
 
   // A sample form as the service will issue it: exact key, size and type bound, callback bound.
   const absl::Time now = absl::Now();
