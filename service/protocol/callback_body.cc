@@ -10,6 +10,7 @@
 #include "nlohmann/json.hpp"
 #include "service/common/status_macros.h"
 #include "service/protocol/error_text.h"
+#include "service/protocol/policy.h"
 #include "service/protocol/url_encoding.h"
 
 namespace ossup::protocol {
@@ -36,6 +37,12 @@ class CallbackBodyBuilder {
     if (body_.fields_.size() >= limits_.max_fields) {
       return absl::InvalidArgumentError(
           absl::StrCat("callback body: more than ", limits_.max_fields, " fields"));
+    }
+    // Decoded text goes on to logs, the database and C APIs: no NULs, controls or invalid UTF-8.
+    if (!IsPrintableUtf8(name) || !IsPrintableUtf8(value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("callback body field ", QuoteForError(name),
+                       ": name and value must be UTF-8 text without control characters"));
     }
     if (!body_.index_.emplace(name, body_.fields_.size()).second) {
       return absl::InvalidArgumentError(

@@ -260,5 +260,14 @@ TEST(CallbackBodyTest, GetInt64Strictness) {
   }
 }
 
+TEST(CallbackBodyTextTest, DecodedControlCharactersAndBadUtf8AreRefused) {
+  EXPECT_FALSE(CallbackBody::Parse(CallbackBodyType::kFormUrlEncoded, "a=x%00y").ok());
+  EXPECT_FALSE(CallbackBody::Parse(CallbackBodyType::kFormUrlEncoded, "a=%ff").ok());
+  EXPECT_FALSE(CallbackBody::Parse(CallbackBodyType::kFormUrlEncoded, "a%0a=1").ok());
+  EXPECT_FALSE(CallbackBody::Parse(CallbackBodyType::kJson, R"({"a":"x\u0000y"})").ok());
+  EXPECT_FALSE(CallbackBody::Parse(CallbackBodyType::kJson, R"({"a":"line\nbreak"})").ok());
+  EXPECT_TRUE(CallbackBody::Parse(CallbackBodyType::kFormUrlEncoded, "a=%E4%B8%AD").ok());
+}
+
 }  // namespace
 }  // namespace ossup::protocol

@@ -76,6 +76,16 @@ absl::Status ValidateCallbackUrl(absl::string_view url) {
   if (authority.find('@') != absl::string_view::npos) {
     return absl::InvalidArgumentError("callback url: user information is not allowed");
   }
+  // The path is percent-decoded before OSS signs it, and whether '+' decodes to a space is
+  // UNCONFIRMED (reference §2.7), so a path with '%' or '+' could fail every verification. The
+  // query is signed verbatim and may contain both.
+  if (end != absl::string_view::npos) {
+    const absl::string_view path = rest.substr(end, rest.find('?', end) - end);
+    if (path.find_first_of("%+") != absl::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "callback url: the path of '", url, "' must not contain '%' or '+' (put them in the query)"));
+    }
+  }
   return ValidateHostPort("callback url", authority);
 }
 

@@ -147,6 +147,12 @@ TEST(CallbackParamsTest, RejectsWhatOssRejects) {
   check(p, "user information");
   p.urls = {"https://a.example.com/\xe4\xb8\xad"};
   check(p, "printable ASCII");
+  p.urls = {"https://a.example.com/cb+x"};
+  check(p, "must not contain '%' or '+'");
+  p.urls = {"https://a.example.com/a%2Fb?x=1"};
+  check(p, "must not contain '%' or '+'");
+  p.urls = {"https://a.example.com/cb?q=a+b%20c"};  // the query is signed verbatim: fine
+  EXPECT_TRUE(ValidateCallbackParams(p).ok());
   p = good;
   p.host = "bad host";
   check(p, "callback host");

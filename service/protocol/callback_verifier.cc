@@ -182,6 +182,15 @@ CallbackVerification CallbackVerifier::Verify(const CallbackRequestView& request
                 absl::StrCat("Authorization: ", signature.status().message()));
   }
 
+  // RSA signatures are the modulus size: 64 bytes (512-bit, the OSS key) to 1024 (8192-bit).
+  // Refusing other sizes here keeps junk from ever reaching the key provider.
+  if (signature->size() < static_cast<size_t>(kMinRsaKeyBits / 8) ||
+      signature->size() > static_cast<size_t>(kMaxRsaKeyBits / 8)) {
+    return Fail(std::move(v), CallbackVerifyError::kBadAuthorizationEncoding,
+                absl::StrCat("Authorization decodes to ", signature->size(),
+                             " bytes; an RSA signature has 64-1024"));
+  }
+
   const absl::string_view key_url_text = absl::StripAsciiWhitespace(**key_url_header);
   if (key_url_text.empty() || key_url_text.size() > kMaxKeyUrlHeaderChars) {
     return Fail(

@@ -70,6 +70,12 @@ struct CallbackVerifierOptions {
 // trailing '?' is kept, i.e. signed as received.
 absl::StatusOr<std::string> CallbackStringToSign(absl::string_view target, absl::string_view body);
 
+// What a verified signature proves (reference §2.10): that OSS sent this path, query and body. It
+// does NOT prove which account, bucket or upload it came from: anyone can make OSS call any URL
+// with any literal body from a policy on their own bucket, and a captured callback can be
+// replayed. Callers must treat a verified callback as a trigger, accept each upload once, and
+// confirm the object with a server-side HeadObject on their own bucket before trusting it.
+//
 // Stateless apart from the options; thread-safe if the provider is.
 class CallbackVerifier {
  public:

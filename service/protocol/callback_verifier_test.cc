@@ -211,6 +211,28 @@ TEST_F(CallbackVerifierTest, BadBase64) {
   EXPECT_EQ(provider_.calls, 1);  // Only the whitespace-tolerated request got as far.
 }
 
+// A signature whose size no RSA key can produce is refused before any key lookup, so junk
+// Authorization values cannot drive key fetches (review finding M1).
+TEST_F(CallbackVerifierTest, ImplausibleSignatureSizesNeverReachTheProvider) {
+  Headers headers = Vector1Headers();
+  headers[1].second = "QUJD";  // 3 bytes
+  EXPECT_EQ(Verify(kTarget1, kBody1, headers).error,
+            CallbackVerifyError::kBadAuthorizationEncoding);
+  headers[1].second = std::string(1368, 'A');  // 1026 bytes
+  EXPECT_EQ(Verify(kTarget1, kBody1, headers).error,
+            CallbackVerifyError::kBadAuthorizationEncoding);
+  EXPECT_EQ(provider_.calls, 0);
+}
+
+// A genuine OSS signature proves OSS sent the request, not that our bucket holds the object:
+// someone else's policy on their own bucket can make OSS send us any literal body. The verifier
+// accepts it by design; the service must confirm with HeadObject (see callback_verifier.h).
+TEST_F(CallbackVerifierTest, SignatureSaysNothingAboutWhichAccountSentIt) {
+  const CallbackVerification v = Verify(kTarget1, kBody1, Vector1Headers());
+  EXPECT_TRUE(v.ok());
+  EXPECT_EQ(v.string_to_sign, "/index.php?id=1&index=2\nbucket=yonghu-test");
+}
+
 TEST_F(CallbackVerifierTest, OversizeAndMalformedTargetAndBody) {
   options_.max_target_bytes = 16;
   options_.max_body_bytes = 10;

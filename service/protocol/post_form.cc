@@ -51,9 +51,10 @@ absl::Status ValidateSpec(const PostObjectSpec& spec) {
   if (spec.key_mode == PostObjectSpec::KeyMode::kExact) {
     OSSUP_RETURN_IF_ERROR(ValidateObjectKey(spec.key));
   } else {
-    // An empty prefix would let the uploader write anywhere in the bucket.
-    if (spec.key.empty()) {
-      return absl::InvalidArgumentError("key: a key prefix must not be empty");
+    // An empty prefix would let the uploader write anywhere in the bucket; one that does not end
+    // in '/' would admit neighbours ("users/1" matches "users/10/...").
+    if (spec.key.empty() || spec.key.back() != '/') {
+      return absl::InvalidArgumentError("key: a key prefix must be non-empty and end with '/'");
     }
     OSSUP_RETURN_IF_ERROR(ValidateObjectKey(spec.key));
     if (spec.key.size() + std::string_view("${filename}").size() > 1023) {
@@ -90,6 +91,16 @@ absl::Status ValidateSpec(const PostObjectSpec& spec) {
         OSSUP_RETURN_IF_ERROR(ValidateContentType(t, /*needs_slash=*/true));
       }
       break;
+  }
+  if (spec.object_acl != "default" && spec.object_acl != "private" &&
+      spec.object_acl != "public-read" && spec.object_acl != "public-read-write") {
+    return absl::InvalidArgumentError(
+        "object_acl: must be default, private, public-read or public-read-write");
+  }
+  if (spec.content_disposition.size() > 1024 || !IsPrintableUtf8(spec.content_disposition) ||
+      spec.content_disposition.find('\\') != std::string::npos) {
+    return absl::InvalidArgumentError(
+        "content_disposition: must be at most 1 KiB of text without backslashes");
   }
   if (spec.success_action_status.has_value()) {
     const int s = *spec.success_action_status;
@@ -249,17 +260,30 @@ absl::StatusOr<PostForm> PostFormSigner::Sign(const PostObjectSpec& spec,
     case CT::kAny:
       break;
     case CT::kExact:
-      policy.AddEq("content-type", spec.content_types[0]);
+      for (const char* field : {"content-type", "x-oss-content-type"}) {
+        policy.AddEq(field, spec.content_types[0]);
+      }
       add("Content-Type", spec.content_types[0]);
+      add("x-oss-content-type", spec.content_types[0]);
       break;
     case CT::kOneOf:
-      policy.AddIn("content-type", spec.content_types);
-      form.client_fields.push_back("Content-Type");
+      for (const char* field : {"content-type", "x-oss-content-type"}) {
+        policy.AddIn(field, spec.content_types);
+      }
+      form.client_fields = {"Content-Type", "x-oss-content-type"};
       break;
     case CT::kStartsWith:
-      policy.AddStartsWith("content-type", spec.content_types[0]);
-      form.client_fields.push_back("Content-Type");
+      for (const char* field : {"content-type", "x-oss-content-type"}) {
+        policy.AddStartsWith(field, spec.content_types[0]);
+      }
+      form.client_fields = {"Content-Type", "x-oss-content-type"};
       break;
+  }
+  policy.AddEq("x-oss-object-acl", spec.object_acl);
+  add("x-oss-object-acl", spec.object_acl);
+  if (!spec.content_disposition.empty()) {
+    policy.AddEq("content-disposition", spec.content_disposition);
+    add("Content-Disposition", spec.content_disposition);
   }
   if (spec.success_action_status.has_value()) {
     const std::string status = absl::StrCat(*spec.success_action_status);

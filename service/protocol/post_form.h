@@ -16,8 +16,12 @@
 namespace ossup::protocol {
 
 // What an issued PostObject form allows, independent of credentials and signature version.
-// Everything here is bound into the signed policy; anything a browser could change that is not
-// listed here is not trusted by the service afterwards (reference §1.3: unbound fields are free).
+// Everything here is bound into the signed policy (reference §1.3: unbound fields are free).
+// Fields OSS accepts that are NOT bound, and why that is acceptable: x-oss-storage-class and
+// x-oss-server-side-encryption(-key-id) (cost/encryption choices within the bucket's own rules),
+// success_action_redirect (changes only the uploader's own response), Cache-Control, Expires,
+// Content-Encoding (presentation). The service confirms the stored object with HeadObject
+// instead of trusting anything the uploader could have changed.
 struct PostObjectSpec {
   std::string bucket;
 
@@ -33,11 +37,15 @@ struct PostObjectSpec {
   int64_t min_size = 0;
   int64_t max_size = 0;
 
+  // x-oss-content-type overrides Content-Type when OSS stores the object (reference §1.2), so
+  // every mode binds both fields the same way; otherwise a browser could store text/html under an
+  // image/png policy. (Whether OSS enforces conditions on x-oss-content-type is UNCONFIRMED; the
+  // service's HeadObject check is the backstop.)
   enum class ContentTypeMode {
     kAny,         // no condition
-    kExact,       // ["eq","$content-type",v]; the form carries Content-Type = v.
-    kOneOf,       // ["in","$content-type",[...]]; the client supplies Content-Type.
-    kStartsWith,  // ["starts-with","$content-type",p]; the client supplies Content-Type.
+    kExact,       // eq on both; the form carries Content-Type and x-oss-content-type = v.
+    kOneOf,       // in on both; the client supplies both fields (same value).
+    kStartsWith,  // starts-with on both; the client supplies both fields (same value).
   };
   ContentTypeMode content_type_mode = ContentTypeMode::kAny;
   std::vector<std::string> content_types;
@@ -46,6 +54,11 @@ struct PostObjectSpec {
   std::optional<int> success_action_status;
   // When true: x-oss-forbid-overwrite=true, bound exactly, so an existing object is never replaced.
   bool forbid_overwrite = false;
+  // x-oss-object-acl, always sent and bound, so an uploader cannot make an object public:
+  // "default" (inherit the bucket's ACL), "private", "public-read" or "public-read-write".
+  std::string object_acl = "default";
+  // Content-Disposition, bound exactly when set (e.g. "attachment" to stop inline rendering).
+  std::string content_disposition;
   // x-oss-meta-<name> = value, each bound exactly. Names: lowercase a-z 0-9 '-' '_'.
   std::vector<std::pair<std::string, std::string>> metadata;
   // The base64 callback parameter (see callback_params.h), bound with {"callback": ...}.

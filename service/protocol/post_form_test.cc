@@ -64,8 +64,9 @@ TEST_F(PostFormSignerTest, V4FormBindsEverythingThatMatters) {
                            SignatureVersion::kV4, kNow);
   ASSERT_TRUE(form.ok()) << form.status();
   EXPECT_THAT(Names(*form),
-              ElementsAre("key", "Content-Type", "callback", "x-oss-signature-version",
-                          "x-oss-credential", "x-oss-date", "policy", "x-oss-signature"));
+              ElementsAre("key", "Content-Type", "x-oss-content-type", "x-oss-object-acl",
+                          "callback", "x-oss-signature-version", "x-oss-credential", "x-oss-date",
+                          "policy", "x-oss-signature"));
   EXPECT_EQ(form->file_field, "file");
   EXPECT_TRUE(form->client_fields.empty());
   EXPECT_EQ(FieldValue(*form, "x-oss-credential"), "ak/20231216/cn-hangzhou/oss/aliyun_v4_request");
@@ -77,6 +78,9 @@ TEST_F(PostFormSignerTest, V4FormBindsEverythingThatMatters) {
   EXPECT_THAT(conditions, Contains(nlohmann::json{"eq", "$key", "user/eric/a.png"}));
   EXPECT_THAT(conditions, Contains(nlohmann::json{"content-length-range", 1, 10485760}));
   EXPECT_THAT(conditions, Contains(nlohmann::json{"eq", "$content-type", "image/png"}));
+  // x-oss-content-type would override Content-Type when OSS stores the object.
+  EXPECT_THAT(conditions, Contains(nlohmann::json{"eq", "$x-oss-content-type", "image/png"}));
+  EXPECT_THAT(conditions, Contains(nlohmann::json{"eq", "$x-oss-object-acl", "default"}));
   EXPECT_THAT(conditions, Contains(nlohmann::json{{"callback", "e30="}}));
   EXPECT_THAT(conditions, Contains(nlohmann::json{{"x-oss-date", "20231216T162057Z"}}));
   EXPECT_THAT(conditions,
@@ -131,8 +135,9 @@ TEST_F(PostFormSignerTest, V1Form) {
   auto form =
       signer_.Sign(BasicSpec(), Ak(), "cn-hangzhou", "https://x/", SignatureVersion::kV1, kNow);
   ASSERT_TRUE(form.ok()) << form.status();
-  EXPECT_THAT(Names(*form), ElementsAre("key", "Content-Type", "callback", "OSSAccessKeyId",
-                                        "policy", "Signature"));
+  EXPECT_THAT(Names(*form),
+              ElementsAre("key", "Content-Type", "x-oss-content-type", "x-oss-object-acl",
+                          "callback", "OSSAccessKeyId", "policy", "Signature"));
   EXPECT_EQ(FieldValue(*form, "Signature"), *SignPolicyV1("sk", form->policy_base64));
   EXPECT_THAT(Conditions(*form),
               Not(Contains(nlohmann::json{{"x-oss-signature-version", "OSS4-HMAC-SHA256"}})));
@@ -144,19 +149,25 @@ TEST_F(PostFormSignerTest, OptionalFieldsAreSentInOrderAndBound) {
   spec.content_types = {"image/png", "image/jpeg"};
   spec.success_action_status = 200;
   spec.forbid_overwrite = true;
+  spec.object_acl = "private";
+  spec.content_disposition = "attachment";
   spec.metadata = {{"owner", "alice"}, {"price", "$5"}};
   spec.callback_vars = {{"x:uid", "42"}};
   auto form = signer_.Sign(spec, Ak(), "cn-hangzhou", "https://x/", SignatureVersion::kV4, kNow);
   ASSERT_TRUE(form.ok()) << form.status();
-  EXPECT_THAT(Names(*form), ElementsAre("key", "success_action_status", "x-oss-forbid-overwrite",
-                                        "x-oss-meta-owner", "x-oss-meta-price", "callback", "x:uid",
-                                        "x-oss-signature-version", "x-oss-credential", "x-oss-date",
-                                        "policy", "x-oss-signature"));
-  EXPECT_THAT(form->client_fields, ElementsAre("Content-Type"));
+  EXPECT_THAT(Names(*form),
+              ElementsAre("key", "x-oss-object-acl", "Content-Disposition",
+                          "success_action_status", "x-oss-forbid-overwrite", "x-oss-meta-owner",
+                          "x-oss-meta-price", "callback", "x:uid", "x-oss-signature-version",
+                          "x-oss-credential", "x-oss-date", "policy", "x-oss-signature"));
+  EXPECT_THAT(form->client_fields, ElementsAre("Content-Type", "x-oss-content-type"));
   EXPECT_EQ(FieldValue(*form, "x-oss-meta-price"), "$5");  // the form value is literal
   const nlohmann::json conditions = Conditions(*form);
-  EXPECT_THAT(conditions,
-              Contains(nlohmann::json{"in", "$content-type", {"image/png", "image/jpeg"}}));
+  for (const char* field : {"$content-type", "$x-oss-content-type"}) {
+    EXPECT_THAT(conditions, Contains(nlohmann::json{"in", field, {"image/png", "image/jpeg"}}));
+  }
+  EXPECT_THAT(conditions, Contains(nlohmann::json{"eq", "$x-oss-object-acl", "private"}));
+  EXPECT_THAT(conditions, Contains(nlohmann::json{"eq", "$content-disposition", "attachment"}));
   EXPECT_THAT(conditions, Contains(nlohmann::json{"eq", "$success_action_status", "200"}));
   EXPECT_THAT(conditions, Contains(nlohmann::json{"eq", "$x-oss-forbid-overwrite", "true"}));
   EXPECT_THAT(conditions, Contains(nlohmann::json{"eq", "$x-oss-meta-owner", "alice"}));

@@ -170,8 +170,11 @@ absl::StatusOr<bool> RsaPublicKey::VerifyMd5Digest(absl::string_view md5_digest,
   if (md5_digest.size() != 16) return absl::InvalidArgumentError("MD5 digest must be 16 bytes");
   // A signature is exactly the modulus size; anything else cannot match.
   if (signature.size() != static_cast<size_t>(EVP_PKEY_get_size(pkey_))) return false;
-  // Dup only reads the prototype (and bumps refcounts atomically), so concurrent calls are safe.
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_dup(md5_verify_prototype_));
+  PkeyCtxPtr ctx;
+  {
+    absl::MutexLock lock(&dup_mu_);
+    ctx.reset(EVP_PKEY_CTX_dup(md5_verify_prototype_));
+  }
   if (!ctx) {
     ERR_clear_error();
     return absl::InternalError("OpenSSL: EVP_PKEY_CTX_dup failed");
@@ -179,9 +182,18 @@ absl::StatusOr<bool> RsaPublicKey::VerifyMd5Digest(absl::string_view md5_digest,
   const int rc = EVP_PKEY_verify(
       ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
       reinterpret_cast<const unsigned char*>(md5_digest.data()), md5_digest.size());
-  if (rc != 1) ERR_clear_error();
-  // 0 = mismatch; < 0 = malformed signature block, which is also a mismatch for untrusted input.
-  return rc == 1;
+  if (rc == 1) return true;
+  if (rc == 0) {
+    ERR_clear_error();
+    return false;
+  }
+  // < 0: OpenSSL could not run the check (e.g. a crypto policy refusing MD5 or 512-bit RSA at
+  // verify time). Report that, rather than calling a genuine callback forged.
+  const unsigned long err = ERR_get_error();
+  ERR_clear_error();
+  char text[256] = "unknown error";
+  if (err != 0) ERR_error_string_n(err, text, sizeof(text));
+  return absl::InternalError(absl::StrCat("OpenSSL: RSA/MD5 verification failed to run: ", text));
 }
 
 std::vector<std::string> DefaultKeyUrlPrefixes() {

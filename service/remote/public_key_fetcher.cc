@@ -62,9 +62,10 @@ absl::StatusOr<std::unique_ptr<PublicKeyFetcher>> PublicKeyFetcher::Create(
     return absl::InvalidArgumentError(
         absl::StrCat("key fetch max_body_bytes must be 1..", protocol::kMaxPublicKeyPemBytes));
   }
-  if (options.max_cache_entries == 0 || options.cache_ttl < absl::ZeroDuration() ||
-      options.negative_cache_ttl < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("key cache needs >= 1 entry and non-negative TTLs");
+  // Positive TTLs: with a zero TTL, callers waiting on one fetch would each refetch in turn.
+  if (options.max_cache_entries == 0 || options.cache_ttl <= absl::ZeroDuration() ||
+      options.negative_cache_ttl <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("key cache needs >= 1 entry and positive TTLs");
   }
   OSSUP_RETURN_IF_ERROR(GlobalInitOnce());
   return std::unique_ptr<PublicKeyFetcher>(new PublicKeyFetcher(std::move(options)));
@@ -85,15 +86,21 @@ absl::StatusOr<std::shared_ptr<const RsaPublicKey>> PublicKeyFetcher::GetKey(
   const std::string cache_key(url);
   {
     absl::MutexLock lock(&mu_);
+    bool waited = false;
     while (true) {
       const auto it = cache_.find(cache_key);
       if (it == cache_.end()) break;
       if (it->second.in_flight) {
-        // Single flight: wait for the fetch another caller started, then re-check.
-        fetch_done_.Wait(&mu_);
+        // Single flight: wait for the fetch another caller started, then take its result. The
+        // wait is bounded so a stuck fetch can never hold callers past OSS's 5 s window.
+        if (fetch_done_.WaitWithTimeout(&mu_, options_.total_timeout + absl::Seconds(1))) {
+          return absl::UnavailableError(
+              absl::StrCat("timed out waiting for the key fetch of ", url));
+        }
+        waited = true;
         continue;
       }
-      if (clock_.Now() < it->second.expires) return it->second.result;
+      if (waited || clock_.Now() < it->second.expires) return it->second.result;
       cache_.erase(it);
       break;
     }
@@ -104,7 +111,15 @@ absl::StatusOr<std::shared_ptr<const RsaPublicKey>> PublicKeyFetcher::GetKey(
     ++fetch_count_;
   }
 
-  absl::StatusOr<std::shared_ptr<const RsaPublicKey>> result = Fetch(url);
+  // Whatever happens in Fetch, the in-flight entry must be completed, or every later caller for
+  // this URL would wait on it.
+  absl::StatusOr<std::shared_ptr<const RsaPublicKey>> result =
+      absl::InternalError("key fetch did not complete");
+  try {
+    result = Fetch(url);
+  } catch (const std::exception& e) {
+    result = absl::InternalError(absl::StrCat("key fetch of ", url, " failed: ", e.what()));
+  }
 
   absl::MutexLock lock(&mu_);
   // The entry is still there: in-flight entries are never erased or evicted.

@@ -335,6 +335,13 @@ TEST(PublicKeyFetcherCreateTest, RejectsBadOptions) {
   options = PublicKeyFetcherOptions();
   options.max_cache_entries = 0;
   EXPECT_FALSE(PublicKeyFetcher::Create(options).ok());
+  // Zero TTLs would make callers waiting on one fetch refetch one after another.
+  options = PublicKeyFetcherOptions();
+  options.negative_cache_ttl = absl::ZeroDuration();
+  EXPECT_FALSE(PublicKeyFetcher::Create(options).ok());
+  options = PublicKeyFetcherOptions();
+  options.cache_ttl = absl::ZeroDuration();
+  EXPECT_FALSE(PublicKeyFetcher::Create(options).ok());
 }
 
 }  // namespace

@@ -77,6 +77,7 @@ class Corpus {
     spec.bucket = Pick(std::vector<std::string>{"examplebucket", "b-1", "media-uploads-prod"});
     spec.key_mode = Coin() ? PostObjectSpec::KeyMode::kExact : PostObjectSpec::KeyMode::kPrefix;
     spec.key = Key();
+    if (spec.key_mode == PostObjectSpec::KeyMode::kPrefix) spec.key += "/";
     spec.min_size = Uniform(0, 1024);
     spec.max_size = spec.min_size + Uniform(1, 1 << 30);
     switch (Uniform(0, 3)) {
@@ -99,6 +100,8 @@ class Corpus {
     }
     if (Coin()) spec.success_action_status = Pick(std::vector<int>{200, 201, 204});
     spec.forbid_overwrite = Coin();
+    spec.object_acl = Pick(std::vector<std::string>{"default", "private", "public-read"});
+    if (Coin()) spec.content_disposition = absl::StrCat("attachment; filename=\"", Text(8, false), "\"");
     for (int i = Uniform(0, 3); i > 0; --i) {
       spec.metadata.emplace_back(absl::StrCat("m", i, "-x"), Text(30, true));
     }

@@ -100,7 +100,8 @@ for (const line of lines) {
       [[field, value]] = Object.entries(cond);
       if (field === 'bucket') continue;
     }
-    const formName = field === 'content-type' ? 'Content-Type' : field;
+    // OSS field names are case-insensitive (conditions use $content-type for Content-Type).
+    const formName = Object.keys(f).find((name) => name.toLowerCase() === field.toLowerCase());
     ok &&= check(c, `bound field ${field}`, unescapePolicyValue(value), f[formName]);
   }
   if (ok) passed++;
