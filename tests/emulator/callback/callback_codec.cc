@@ -164,6 +164,11 @@ std::string CallbackUrl::ToString() const {
 }
 
 absl::StatusOr<CallbackUrl> ParseCallbackUrl(absl::string_view raw) {
+  // Non-ASCII must arrive percent-encoded (reference §2.1); spaces and control characters
+  // would otherwise reach the request line.
+  for (unsigned char c : raw) {
+    if (c <= 0x20 || c >= 0x7f) return BadUrl("character not allowed", raw);
+  }
   CallbackUrl url;
   absl::string_view rest = raw;
   const size_t scheme_end = rest.find("://");

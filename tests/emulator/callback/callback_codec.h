@@ -44,7 +44,9 @@ struct CallbackUrl {
 
 // Parses one callbackUrl entry. A URL without "scheme://" is taken as http (the doc example
 // "121.43.113.8:23456/index.html"). Refuses other schemes, userinfo, IPv6 literals, empty hosts
-// and bad ports, with InvalidArgument. A '#fragment' is dropped (it is never sent).
+// and bad ports, with InvalidArgument. Also refused: spaces, control and non-ASCII bytes.
+// Not refused, unlike OSS (EC 0007-00000008): private and loopback addresses, which the
+// emulator's tests need. IPv6-only host names are not detected (no DNS lookup here). A '#fragment' is dropped (it is never sent).
 absl::StatusOr<CallbackUrl> ParseCallbackUrl(absl::string_view raw);
 
 }  // namespace ossemu

@@ -66,7 +66,8 @@ TEST(CallbackCodecTest, ParsesCallbackUrls) {
 TEST(CallbackCodecTest, RefusesBadCallbackUrls) {
   for (const char* bad : {"10.101.166.30:test", "http://h:0/", "http://h:65536/", "http://h:/",
                           "ftp://h/", "http://[::1]:80/", "http://u:p@h/", "http:///x", "",
-                          "http://h h/", "http://h:1:2/"}) {
+                          "http://h h/", "http://h:1:2/", "http://h/a b", "http://h/\r\nX: y",
+                          "http://h/\xe4\xb8\xad"}) {
     EXPECT_FALSE(ParseCallbackUrl(bad).ok()) << bad;
   }
 }

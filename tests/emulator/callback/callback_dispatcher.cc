@@ -100,10 +100,12 @@ class CallbackDispatcherImpl final : public CallbackDispatcher {
     absl::StatusOr<PreparedCallback> prepared = Prepare(callback, facts);
     if (!prepared.ok()) return Failed(std::string(prepared.status().message()), facts, host_id);
 
+    // Faults: drop wins over delay, delay over duplicate.
     const CallbackFaults* faults = options_.faults;
     if (faults != nullptr && faults->drop.load()) return Failed(kConnectFailed, facts, host_id);
     if (faults != nullptr && faults->delay.load()) {
-      // OSS gave up at the deadline; the app sees the callback only afterwards.
+      // OSS gave up at the deadline; the app sees the callback only afterwards. A dispatcher
+      // destroyed before the deadline skips the late send.
       StartBackground([this, deadline, request = *prepared] {
         if (shutdown_.WaitForNotificationWithDeadline(deadline)) return;
         SendToFirstAccepting(request, absl::Now());
@@ -127,7 +129,9 @@ class CallbackDispatcherImpl final : public CallbackDispatcher {
   std::string PublicKeyPem() const override { return signer_->public_key_pem(); }
 
  private:
-  // Renders the body and signs one request per URL.
+  // Renders the body and signs one request per URL. callbackSNI is not honoured: libcurl
+  // cannot easily be stopped from sending SNI, so the emulator always sends it for https
+  // (OSS sends none when callbackSNI is false). Tests use http.
   absl::StatusOr<PreparedCallback> Prepare(const ParsedCallback& callback,
                                            const UploadFacts& facts) const {
     absl::StatusOr<std::vector<TemplatePart>> parts = ParseTemplate(callback.body_template);

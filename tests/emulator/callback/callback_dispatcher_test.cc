@@ -354,6 +354,7 @@ TEST_F(CallbackDispatchTest, BadAppAnswersGive203WithOssMessages) {
   cases.push_back({Body("\xEF\xBB\xBF{\"Status\":\"OK\"}"),
                    "Response body is not valid json format."});
   cases.push_back({Chunked(), "Response has no Content-Length header."});
+  cases.push_back({Body("\"" + std::string(3 * 1024 * 1024, 'a') + "\""), "Response body is too large."});
   for (const Case& c : cases) {
     server_.SetReply(c.reply);
     ExpectFailed(dispatcher->Dispatch(callback, Facts(), "host"), c.message);

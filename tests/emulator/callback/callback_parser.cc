@@ -106,6 +106,12 @@ absl::StatusOr<ParsedCallback> ParseCallbackParameter(
 
   absl::StatusOr<std::string> host = OptionalString(config, "callbackHost");
   if (!host.ok()) return host.status();
+  // The value becomes a request header: no spaces or control characters (header injection).
+  for (unsigned char c : *host) {
+    if (c <= 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError("The callbackHost is invalid.");
+    }
+  }
   parsed.host = *std::move(host);
 
   absl::StatusOr<std::string> body = OptionalString(config, "callbackBody");

@@ -105,6 +105,7 @@ TEST(CallbackParseTest, RefusesBadFields) {
       "{\"callbackUrl\":\"http://a\",\"callbackBody\":\"a\",\"callbackBodyType\":\"text/plain\"}",
       "{\"callbackUrl\":\"http://a\",\"callbackBody\":\"a\",\"callbackBodyType\":7}",
       "{\"callbackUrl\":\"http://a\",\"callbackBody\":\"a\",\"callbackHost\":[]}",
+      "{\"callbackUrl\":\"http://a\",\"callbackBody\":\"a\",\"callbackHost\":\"h\\r\\nX: y\"}",
       "{\"callbackUrl\":\"http://a\",\"callbackBody\":\"a\",\"callbackSNI\":\"true\"}",
   };
   for (const char* config : bad_configs) {

@@ -21,6 +21,7 @@ struct Value {
 Value Lookup(absl::string_view name, const UploadFacts& facts,
              const std::vector<std::pair<std::string, std::string>>& vars) {
   if (absl::StartsWith(name, "x:")) {
+    // A repeated x: field: the first one counts (UNCONFIRMED).
     for (const auto& [key, value] : vars) {
       if (key == name) return {value};
     }
