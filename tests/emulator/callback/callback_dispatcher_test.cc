@@ -456,9 +456,11 @@ TEST_F(CallbackDispatchTest, DuplicateFaultSendsTwiceAndReportsTheFirst) {
 
 // ---- Keys. ----
 
-std::string PrivateKeyPem(EVP_PKEY* key) {
+// Runs `write` on a memory BIO and returns what it wrote.
+template <typename Write>
+std::string WrittenPem(Write write) {
   BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+  write(bio);
   char* data = nullptr;
   const long len = BIO_get_mem_data(bio, &data);
   std::string pem(data, static_cast<size_t>(len));
@@ -466,14 +468,13 @@ std::string PrivateKeyPem(EVP_PKEY* key) {
   return pem;
 }
 
+std::string PrivateKeyPem(EVP_PKEY* key) {
+  return WrittenPem(
+      [key](BIO* bio) { PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr); });
+}
+
 std::string PublicKeyPemOf(EVP_PKEY* key) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PUBKEY(bio, key);
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<size_t>(len));
-  BIO_free(bio);
-  return pem;
+  return WrittenPem([key](BIO* bio) { PEM_write_bio_PUBKEY(bio, key); });
 }
 
 TEST(CallbackKeyTest, LoadsTheGivenKeyOrGeneratesOne) {
