@@ -11,8 +11,8 @@ constexpr absl::string_view kToken = "tok_0123456789abcdefghijklmnopqrstuv";
 
 std::string Registry(absl::string_view token, absl::string_view namespaces = R"(["acme"])") {
   return absl::StrCat(R"({"callers":[{"name":"billing","token_sha256":")",
-                      protocol::HexEncode(*protocol::Sha256(token)),
-                      R"(","namespaces":)", namespaces, "}]}");
+                      protocol::HexEncode(*protocol::Sha256(token)), R"(","namespaces":)",
+                      namespaces, "}]}");
 }
 
 TEST(CallerRegistryTest, AuthenticatesByHashedBearerToken) {

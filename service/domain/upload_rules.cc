@@ -113,9 +113,8 @@ absl::Status ValidateCreateUpload(const CreateUploadInput& input, const UploadLi
       return Invalid("metadata", absl::StrCat("key '", key, "' must match [a-z0-9_]{1,64}"));
     }
     if (value.size() > limits.max_metadata_value_bytes || !protocol::IsPrintableUtf8(value)) {
-      return Invalid("metadata",
-                     absl::StrCat("value of '", key, "' must be UTF-8 text of at most ",
-                                  limits.max_metadata_value_bytes, " bytes"));
+      return Invalid("metadata", absl::StrCat("value of '", key, "' must be UTF-8 text of at most ",
+                                              limits.max_metadata_value_bytes, " bytes"));
     }
     total += key.size() + value.size();
   }
@@ -130,9 +129,8 @@ absl::Status ValidateCreateUpload(const CreateUploadInput& input, const UploadLi
       }
     }
   }
-  if (!input.bucket.empty() &&
-      std::find(limits.buckets.begin(), limits.buckets.end(), input.bucket) ==
-          limits.buckets.end()) {
+  if (!input.bucket.empty() && std::find(limits.buckets.begin(), limits.buckets.end(),
+                                         input.bucket) == limits.buckets.end()) {
     return Invalid("bucket", absl::StrCat("'", input.bucket, "' is not a configured bucket"));
   }
   if (input.request_id.size() > kMaxRequestIdBytes ||
@@ -155,8 +153,8 @@ std::string SanitizeFileName(absl::string_view file_name) {
   }
   std::string out;
   for (char c : file_name) {
-    const bool safe = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-                      c == '-' || c == '_';
+    const bool safe =
+        absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
     if (safe) {
       out.push_back(c);
     } else if (!out.empty() && out.back() != '_') {
@@ -226,8 +224,8 @@ Upload NewPendingUpload(const CreateUploadInput& input, const UploadLimits& limi
   u.ns = input.ns;
   u.subject = input.subject;
   u.state = UploadState::kPending;
-  u.bucket = input.bucket.empty() ? (limits.buckets.empty() ? "" : limits.buckets.front())
-                                  : input.bucket;
+  u.bucket =
+      input.bucket.empty() ? (limits.buckets.empty() ? "" : limits.buckets.front()) : input.bucket;
   u.object_key = std::string(object_key);
   u.content_types = input.content_types;
   u.min_size = input.min_size;

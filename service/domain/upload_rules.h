@@ -95,8 +95,7 @@ absl::StatusOr<CallbackPayload> ParseCallbackPayload(const protocol::CallbackBod
 
 // Re-checks the object OSS reported against the upload (OSS-compatible stores have been caught
 // not enforcing policy conditions). nullopt when it matches; otherwise the rejection reason.
-std::optional<std::string> CheckObjectAgainstUpload(const Upload& upload,
-                                                    const ObjectInfo& object);
+std::optional<std::string> CheckObjectAgainstUpload(const Upload& upload, const ObjectInfo& object);
 
 }  // namespace ossup::domain
 

@@ -47,8 +47,13 @@ TEST(ValidateCreateUploadTest, NamesTheOffendingField) {
       {"subject", [](auto& in) { in.subject = ""; }},
       {"subject", [](auto& in) { in.subject = std::string(257, 's'); }},
       {"object_key", [](auto& in) { in.object_key = "both/set"; }},
-      {"object_key", [](auto& in) { in.key_prefix.clear(); in.file_name.clear(); }},
-      {"object_key", [](auto& in) {
+      {"object_key",
+       [](auto& in) {
+         in.key_prefix.clear();
+         in.file_name.clear();
+       }},
+      {"object_key",
+       [](auto& in) {
          in.key_prefix.clear();
          in.file_name.clear();
          in.object_key = "/leading-slash";
@@ -57,15 +62,28 @@ TEST(ValidateCreateUploadTest, NamesTheOffendingField) {
       {"key_template.file_name", [](auto& in) { in.file_name.clear(); }},
       {"constraints.content_types", [](auto& in) { in.content_types = {"png"}; }},
       {"constraints.content_types", [](auto& in) { in.content_types = {"Image/PNG"}; }},
-      {"constraints.content_types", [](auto& in) { in.content_types = {"a/b", "a/b"}; }},
+      {"constraints.content_types",
+       [](auto& in) {
+         in.content_types = {"a/b", "a/b"};
+       }},
       {"constraints.max_size", [](auto& in) { in.max_size = 0; }},
       {"constraints.max_size", [](auto& in) { in.max_size = int64_t{6} << 30; }},
       {"constraints.min_size", [](auto& in) { in.min_size = in.max_size + 1; }},
       {"ttl", [](auto& in) { in.ttl = absl::Seconds(-1); }},
-      {"metadata", [](auto& in) { in.metadata = {{"Bad", "x"}}; }},
-      {"metadata", [](auto& in) { in.metadata = {{"a", std::string(300, 'v')}}; }},
-      {"metadata", [](auto& in) { in.metadata = {{"a", "1"}, {"a", "2"}}; }},
-      {"metadata", [](auto& in) {
+      {"metadata",
+       [](auto& in) {
+         in.metadata = {{"Bad", "x"}};
+       }},
+      {"metadata",
+       [](auto& in) {
+         in.metadata = {{"a", std::string(300, 'v')}};
+       }},
+      {"metadata",
+       [](auto& in) {
+         in.metadata = {{"a", "1"}, {"a", "2"}};
+       }},
+      {"metadata",
+       [](auto& in) {
          in.metadata.clear();
          for (int i = 0; i < 17; ++i) in.metadata.emplace_back("k" + std::to_string(i), "v");
        }},
@@ -111,7 +129,8 @@ TEST(SanitizeFileNameTest, KeepsOnlyASafeLastSegment) {
 TEST(IdsTest, UploadIdsAreUuidV4AndKeysAreUnique) {
   SeededRandomForTests random(7);
   const std::string id = NewUploadId(random);
-  EXPECT_THAT(id, MatchesRegex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"));
+  EXPECT_THAT(id,
+              MatchesRegex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"));
   EXPECT_NE(NewUploadId(random), id);
   EXPECT_THAT(NewCallbackToken(random), MatchesRegex("[0-9a-f]{32}"));
   const std::string a = GenerateObjectKey("avatars/", "C:\\x\\me.png", random);
@@ -124,7 +143,7 @@ TEST(IdsTest, UploadIdsAreUuidV4AndKeysAreUnique) {
 TEST(RequestFingerprintTest, SeparatesDifferentRequests) {
   const CreateUploadInput base = ValidInput();
   CreateUploadInput same = base;
-  same.request_id = "retry-1";                  // not part of the fingerprint
+  same.request_id = "retry-1";  // not part of the fingerprint
   std::reverse(same.metadata.begin(), same.metadata.end());
   EXPECT_EQ(RequestFingerprint(base), RequestFingerprint(same));
   EXPECT_EQ(RequestFingerprint(base).size(), 32u);
@@ -165,8 +184,11 @@ TEST(CallbackBodyTest, TemplateRoundTripsThroughOssSubstitution) {
   auto tmpl = CallbackBodyTemplateFor(u, "00112233445566778899aabbccddeeff");
   ASSERT_TRUE(tmpl.ok()) << tmpl.status();
   // The template is one OSS accepts.
-  protocol::CallbackParams params{{"https://cb.example.com/oss/callback"}, "", std::nullopt,
-                                  protocol::CallbackBodyType::kJson, *tmpl};
+  protocol::CallbackParams params{{"https://cb.example.com/oss/callback"},
+                                  "",
+                                  std::nullopt,
+                                  protocol::CallbackBodyType::kJson,
+                                  *tmpl};
   EXPECT_TRUE(protocol::ValidateCallbackParams(params).ok());
   // Substitute as OSS does for JSON bodies: strings quoted, size bare.
   std::string body = *tmpl;

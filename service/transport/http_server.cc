@@ -1,0 +1,226 @@
+#include "service/transport/http_server.h"
+
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <optional>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+
+namespace ossup::transport {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+std::chrono::milliseconds ToChrono(absl::Duration d) {
+  return std::chrono::milliseconds(absl::ToInt64Milliseconds(d));
+}
+
+struct Shared {
+  HttpServerOptions options;
+  HttpHandler handler;
+  std::atomic<size_t> connections{0};
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<Shared> shared)
+      : stream_(std::move(socket)), shared_(std::move(shared)) {
+    beast::error_code ec;
+    const auto endpoint = stream_.socket().remote_endpoint(ec);
+    if (!ec) peer_ = absl::StrCat(endpoint.address().to_string(), ":", endpoint.port());
+  }
+  ~Session() { shared_->connections.fetch_sub(1); }
+
+  void Start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+  }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(shared_->options.max_header_bytes));
+    parser_->body_limit(shared_->options.max_body_bytes);
+    stream_.expires_after(ToChrono(shared_->options.read_timeout));
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::end_of_stream) return Close();
+    if (ec == http::error::body_limit) {
+      return Write(Plain(413, "request body too large"), /*keep_alive=*/false, 11);
+    }
+    if (ec == http::error::header_limit) {
+      return Write(Plain(431, "request headers too large"), /*keep_alive=*/false, 11);
+    }
+    if (ec) {
+      // Timeouts, resets and malformed requests: nothing useful can be answered reliably.
+      if (ec != beast::error::timeout && ec != net::error::operation_aborted &&
+          ec != net::error::connection_reset && ec != net::error::eof) {
+        return Write(Plain(400, "malformed HTTP request"), /*keep_alive=*/false, 11);
+      }
+      return Close();
+    }
+    http::request<http::string_body> req = parser_->release();
+    HttpRequest request;
+    request.method = std::string(req.method_string());
+    request.target = std::string(req.target());
+    request.version = req.version();
+    for (const auto& field : req) {
+      request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    request.body = std::move(req.body());
+    request.peer = peer_;
+    const bool keep_alive =
+        req.keep_alive() && ++served_ < shared_->options.max_requests_per_connection;
+    const int version = req.version();
+    // No read deadline while the handler works; the write gets its own.
+    stream_.expires_never();
+    auto self = shared_from_this();
+    shared_->handler(std::move(request), [self, keep_alive, version](HttpResponse response) {
+      net::post(self->stream_.get_executor(),
+                [self, keep_alive, version, response = std::move(response)]() mutable {
+                  self->Write(std::move(response), keep_alive, version);
+                });
+    });
+  }
+
+  static HttpResponse Plain(int status, absl::string_view message) {
+    HttpResponse r;
+    r.status = status;
+    r.content_type = "text/plain";
+    r.body = absl::StrCat(message, "\n");
+    return r;
+  }
+
+  void Write(HttpResponse response, bool keep_alive, int version) {
+    auto res = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(response.status), version);
+    res->set(http::field::server, "ossup");
+    res->set(http::field::content_type, response.content_type);
+    for (const auto& [name, value] : response.headers) res->set(name, value);
+    res->body() = std::move(response.body);
+    res->keep_alive(keep_alive);
+    // Always a Content-Length, never chunked: OSS requires it of callback answers.
+    res->prepare_payload();
+    stream_.expires_after(ToChrono(shared_->options.read_timeout));
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
+                        if (ec || !keep_alive) return self->Close();
+                        self->Read();
+                      });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<Shared> shared_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::string peer_;
+  unsigned served_ = 0;
+};
+
+class BeastHttpServer final : public HttpServer {
+ public:
+  BeastHttpServer(HttpServerOptions options, HttpHandler handler)
+      : ioc_(options.io_threads), acceptor_(net::make_strand(ioc_)) {
+    shared_ = std::make_shared<Shared>();
+    shared_->options = std::move(options);
+    shared_->handler = std::move(handler);
+  }
+
+  ~BeastHttpServer() override { Shutdown(); }
+
+  absl::Status Listen() {
+    beast::error_code ec;
+    const auto address = net::ip::make_address(shared_->options.address, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("http: bad listen address '", shared_->options.address, "'"));
+    }
+    const tcp::endpoint endpoint(address, shared_->options.port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return absl::UnavailableError(absl::StrCat("http: cannot listen on ",
+                                                 shared_->options.address, ":",
+                                                 shared_->options.port, ": ", ec.message()));
+    }
+    port_ = acceptor_.local_endpoint().port();
+    Accept();
+    for (int i = 0; i < std::max(1, shared_->options.io_threads); ++i) {
+      threads_.emplace_back([this] { ioc_.run(); });
+    }
+    return absl::OkStatus();
+  }
+
+  uint16_t port() const override { return port_; }
+
+  void Shutdown() override {
+    absl::MutexLock lock(&shutdown_mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    ioc_.stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    // No thread runs the io_context any more, so the acceptor can be closed directly.
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+  }
+
+ private:
+  void Accept() {
+    acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
+      if (ec == net::error::operation_aborted) return;
+      if (!ec) {
+        if (shared_->connections.fetch_add(1) >= shared_->options.max_connections) {
+          shared_->connections.fetch_sub(1);
+          beast::error_code ignored;
+          s.close(ignored);  // over the limit: refuse cheaply
+        } else {
+          std::make_shared<Session>(std::move(s), shared_)->Start();
+        }
+      }
+      Accept();
+    });
+  }
+
+  net::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::shared_ptr<Shared> shared_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+  absl::Mutex shutdown_mu_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
+                                                              HttpHandler handler) {
+  if (!handler) return absl::InvalidArgumentError("http: no handler");
+  auto server = std::make_unique<BeastHttpServer>(std::move(options), std::move(handler));
+  if (absl::Status st = server->Listen(); !st.ok()) return st;
+  return std::unique_ptr<HttpServer>(std::move(server));
+}
+
+}  // namespace ossup::transport
