@@ -10,22 +10,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "service/common/status_macros.h"
+#include "service/remote/curl_util.h"
 
 namespace ossup::remote {
 namespace {
 
 using protocol::RsaPublicKey;
 
-absl::Status GlobalInitOnce() {
-  static std::once_flag once;
-  static CURLcode init_rc = CURLE_OK;
-  std::call_once(once, [] { init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (init_rc != CURLE_OK) {
-    return absl::InternalError(
-        absl::StrCat("curl_global_init failed: ", curl_easy_strerror(init_rc)));
-  }
-  return absl::OkStatus();
-}
 
 struct CurlDeleter {
   void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
@@ -67,7 +58,7 @@ absl::StatusOr<std::unique_ptr<PublicKeyFetcher>> PublicKeyFetcher::Create(
       options.negative_cache_ttl <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("key cache needs >= 1 entry and positive TTLs");
   }
-  OSSUP_RETURN_IF_ERROR(GlobalInitOnce());
+  OSSUP_RETURN_IF_ERROR(CurlGlobalInitOnce());
   return std::unique_ptr<PublicKeyFetcher>(new PublicKeyFetcher(std::move(options)));
 }
 

@@ -1,0 +1,27 @@
+#ifndef OSSUP_SERVICE_REMOTE_CURL_UTIL_H_
+#define OSSUP_SERVICE_REMOTE_CURL_UTIL_H_
+
+#include <curl/curl.h>
+
+#include <memory>
+
+#include "absl/status/status.h"
+
+namespace ossup::remote {
+
+// curl_global_init, once per process.
+absl::Status CurlGlobalInitOnce();
+
+struct CurlEasyDeleter {
+  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
+};
+using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
+
+struct CurlSlistDeleter {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+using CurlSlist = std::unique_ptr<curl_slist, CurlSlistDeleter>;
+
+}  // namespace ossup::remote
+
+#endif  // OSSUP_SERVICE_REMOTE_CURL_UTIL_H_
