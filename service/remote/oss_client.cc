@@ -108,8 +108,7 @@ absl::StatusOr<ObjectHead> CurlOssClient::HeadObject(const OssEndpoint& endpoint
                                                     code ? absl::StrCat(" (EC ", *code, ")") : ""));
   }
   if (status != 200) {
-    return absl::UnavailableError(
-        absl::StrCat("HeadObject ", bucket, "/", key, ": HTTP ", status));
+    return absl::UnavailableError(absl::StrCat("HeadObject ", bucket, "/", key, ": HTTP ", status));
   }
   ObjectHead head;
   const std::string* length = Header(state, "content-length");

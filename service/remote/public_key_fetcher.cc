@@ -17,7 +17,6 @@ namespace {
 
 using protocol::RsaPublicKey;
 
-
 struct CurlDeleter {
   void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
 };

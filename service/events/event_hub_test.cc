@@ -1,0 +1,269 @@
+#include "service/events/event_hub.h"
+
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ossup::events {
+namespace {
+
+// The event log in memory: gap-free sequences, like storage guarantees.
+class FakeSource : public EventSource {
+ public:
+  void Append(const std::string& ns, const std::string& subject, const std::string& id) {
+    absl::MutexLock lock(&mu_);
+    domain::UploadEvent e;
+    e.sequence = static_cast<int64_t>(events_.size()) + 1;
+    e.type = domain::EventType::kCompleted;
+    e.upload.ns = ns;
+    e.upload.subject = subject;
+    e.upload.id = id;
+    events_.push_back(e);
+  }
+  void PurgeThrough(int64_t sequence) {
+    absl::MutexLock lock(&mu_);
+    purged_through_ = sequence;
+  }
+  void FailReads(bool fail) { fail_.store(fail); }
+  int reads() const { return reads_.load(); }
+
+  absl::StatusOr<std::vector<domain::UploadEvent>> ReadAfter(int64_t after, int limit) override {
+    ++reads_;
+    if (fail_.load()) return absl::UnavailableError("database down");
+    absl::MutexLock lock(&mu_);
+    std::vector<domain::UploadEvent> out;
+    for (int64_t s = std::max(after, purged_through_) + 1;
+         s <= static_cast<int64_t>(events_.size()) && static_cast<int>(out.size()) < limit; ++s) {
+      out.push_back(events_[s - 1]);
+    }
+    return out;
+  }
+  absl::StatusOr<int64_t> LastSequence() override {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int64_t>(events_.size());
+  }
+  absl::StatusOr<int64_t> OldestRetainedSequence() override {
+    absl::MutexLock lock(&mu_);
+    return purged_through_ + 1;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<domain::UploadEvent> events_;
+  int64_t purged_through_ = 0;
+  std::atomic<bool> fail_{false};
+  std::atomic<int> reads_{0};
+};
+
+SubscriptionFilter Ns(const std::string& ns) {
+  SubscriptionFilter f;
+  f.ns = ns;
+  return f;
+}
+
+// Takes events until `count` arrived or the subscription ended or 5 s passed.
+absl::Status Drain(Subscription& sub, size_t count, std::vector<int64_t>* seqs) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (seqs->size() < count && absl::Now() < deadline) {
+    std::vector<domain::UploadEvent> batch;
+    absl::Status st = sub.Take(64, &batch);
+    for (const auto& e : batch) seqs->push_back(e.sequence);
+    if (!st.ok()) return st;
+    if (batch.empty()) absl::SleepFor(absl::Milliseconds(2));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<int64_t> Range(int64_t from, int64_t to) {
+  std::vector<int64_t> out;
+  for (int64_t s = from; s <= to; ++s) out.push_back(s);
+  return out;
+}
+
+EventHubOptions FastOptions() {
+  EventHubOptions o;
+  o.poll_interval = absl::Milliseconds(20);
+  return o;
+}
+
+TEST(EventHubTest, DeliversLiveMatchingEventsInOrder) {
+  FakeSource source;
+  EventHub hub(&source, FastOptions());
+  ASSERT_TRUE(hub.Start().ok());
+  auto sub = hub.Subscribe(Ns("acme"), 0, /*from_now=*/true);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  std::atomic<int> ready{0};
+  (*sub)->SetReadyCallback([&] { ++ready; });
+  source.Append("acme", "u1", "a");
+  source.Append("globex", "u1", "b");
+  source.Append("acme", "u2", "c");
+  hub.Wake();
+  std::vector<int64_t> seqs;
+  ASSERT_TRUE(Drain(**sub, 2, &seqs).ok());
+  EXPECT_EQ(seqs, (std::vector<int64_t>{1, 3}));
+  EXPECT_GT(ready.load(), 0);
+  EXPECT_EQ((*sub)->last_taken(), 3);
+}
+
+TEST(EventHubTest, FiltersBySubjectAndUploadIds) {
+  FakeSource source;
+  EventHub hub(&source, FastOptions());
+  ASSERT_TRUE(hub.Start().ok());
+  SubscriptionFilter by_subject = Ns("acme");
+  by_subject.subject = "u2";
+  SubscriptionFilter by_id = Ns("acme");
+  by_id.upload_ids = {"a", "d"};
+  auto s1 = hub.Subscribe(by_subject, 0, false);
+  auto s2 = hub.Subscribe(by_id, 0, false);
+  ASSERT_TRUE(s1.ok() && s2.ok());
+  source.Append("acme", "u1", "a");
+  source.Append("acme", "u2", "b");
+  source.Append("globex", "u2", "d");
+  source.Append("acme", "u2", "d");
+  hub.Wake();
+  std::vector<int64_t> a, b;
+  ASSERT_TRUE(Drain(**s1, 2, &a).ok());
+  ASSERT_TRUE(Drain(**s2, 2, &b).ok());
+  EXPECT_EQ(a, (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(b, (std::vector<int64_t>{1, 4}));
+}
+
+TEST(EventHubTest, ResumesFromMemoryAndFromTheDatabaseWithoutGapsOrDuplicates) {
+  FakeSource source;
+  for (int i = 0; i < 50; ++i) source.Append("acme", "u", absl::StrCat(i));
+  EventHubOptions options = FastOptions();
+  options.recent_window = 8;
+  options.max_queued_per_subscriber = 6;  // catch-up must throttle, not overflow
+  EventHub hub(&source, options);
+  ASSERT_TRUE(hub.Start().ok());  // head = 50, nothing in memory yet
+  for (int i = 0; i < 20; ++i) source.Append("acme", "u", absl::StrCat(50 + i));
+  hub.Wake();
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (hub.head() < 70 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  ASSERT_EQ(hub.head(), 70);
+
+  auto from_memory = hub.Subscribe(Ns("acme"), 65, false);
+  auto from_db = hub.Subscribe(Ns("acme"), 3, false);
+  ASSERT_TRUE(from_memory.ok() && from_db.ok());
+  for (int i = 0; i < 5; ++i) source.Append("acme", "u", absl::StrCat(70 + i));
+  hub.Wake();
+  std::vector<int64_t> a, b;
+  ASSERT_TRUE(Drain(**from_memory, 10, &a).ok());
+  ASSERT_TRUE(Drain(**from_db, 72, &b).ok());
+  EXPECT_EQ(a, Range(66, 75));
+  EXPECT_EQ(b, Range(4, 75));
+}
+
+TEST(EventHubTest, ExactlyOnceWhileWritersAndSubscribersRace) {
+  FakeSource source;
+  EventHubOptions options = FastOptions();
+  options.recent_window = 64;
+  options.max_queued_per_subscriber = 100000;
+  EventHub hub(&source, options);
+  ASSERT_TRUE(hub.Start().ok());
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 3000 && !stop; ++i) {
+      source.Append(i % 2 ? "acme" : "globex", "u", absl::StrCat(i));
+      if (i % 50 == 0) hub.Wake();
+    }
+  });
+  std::vector<std::pair<int64_t, std::shared_ptr<Subscription>>> subs;
+  for (int i = 0; i < 8; ++i) {
+    absl::SleepFor(absl::Milliseconds(3));
+    const int64_t after = std::max<int64_t>(0, hub.head() - 100 * i);
+    auto sub = hub.Subscribe(Ns("acme"), after, false);
+    ASSERT_TRUE(sub.ok()) << sub.status();
+    subs.emplace_back(after, *sub);
+  }
+  writer.join();
+  hub.Wake();
+  for (auto& [after, sub] : subs) {
+    std::vector<int64_t> seqs;
+    std::vector<int64_t> want;
+    for (int64_t s = after + 1; s <= 3000; ++s) {
+      if (s % 2 == 0) want.push_back(s);  // sequence s holds event i = s - 1; odd i is acme
+    }
+    ASSERT_TRUE(Drain(*sub, want.size(), &seqs).ok());
+    EXPECT_EQ(seqs, want) << "subscribed after " << after;
+  }
+}
+
+TEST(EventHubTest, LaggingSubscriberGetsItsQueueThenResourceExhausted) {
+  FakeSource source;
+  EventHubOptions options = FastOptions();
+  options.max_queued_per_subscriber = 5;
+  EventHub hub(&source, options);
+  ASSERT_TRUE(hub.Start().ok());
+  auto slow = hub.Subscribe(Ns("acme"), 0, false);
+  auto fast = hub.Subscribe(Ns("acme"), 0, false);
+  ASSERT_TRUE(slow.ok() && fast.ok());
+  std::vector<int64_t> fast_seqs;
+  for (int i = 0; i < 12; ++i) {
+    source.Append("acme", "u", absl::StrCat(i));
+    hub.Wake();
+    ASSERT_TRUE(Drain(**fast, fast_seqs.size() + 1, &fast_seqs).ok());
+  }
+  EXPECT_EQ(fast_seqs, Range(1, 12));  // a slow subscriber never holds back the others
+  std::vector<int64_t> seqs;
+  const absl::Status end = Drain(**slow, 100, &seqs);
+  EXPECT_EQ(end.code(), absl::StatusCode::kResourceExhausted) << end;
+  EXPECT_EQ(seqs, Range(1, 5));
+  EXPECT_EQ((*slow)->last_taken(), 5);  // where it resumes from
+}
+
+TEST(EventHubTest, PurgedResumePointIsOutOfRange) {
+  FakeSource source;
+  for (int i = 0; i < 30; ++i) source.Append("acme", "u", absl::StrCat(i));
+  source.PurgeThrough(10);
+  EventHub hub(&source, FastOptions());
+  ASSERT_TRUE(hub.Start().ok());
+  EXPECT_EQ(hub.Subscribe(Ns("acme"), 5, false).status().code(), absl::StatusCode::kOutOfRange);
+  auto ok = hub.Subscribe(Ns("acme"), 10, false);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  std::vector<int64_t> seqs;
+  ASSERT_TRUE(Drain(**ok, 20, &seqs).ok());
+  EXPECT_EQ(seqs, Range(11, 30));
+}
+
+TEST(EventHubTest, SurvivesReadFailuresAndEndsStreamsOnStop) {
+  FakeSource source;
+  EventHub hub(&source, FastOptions());
+  ASSERT_TRUE(hub.Start().ok());
+  auto sub = hub.Subscribe(Ns("acme"), 0, true);
+  ASSERT_TRUE(sub.ok());
+  source.FailReads(true);
+  source.Append("acme", "u", "a");
+  hub.Wake();
+  absl::SleepFor(absl::Milliseconds(60));
+  source.FailReads(false);
+  std::vector<int64_t> seqs;
+  ASSERT_TRUE(Drain(**sub, 1, &seqs).ok());
+  EXPECT_EQ(seqs, std::vector<int64_t>{1});
+  hub.Stop();
+  std::vector<domain::UploadEvent> rest;
+  EXPECT_EQ((*sub)->Take(10, &rest).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(hub.Subscribe(Ns("acme"), 0, true).status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(EventHubTest, CancelledSubscribersAreDropped) {
+  FakeSource source;
+  EventHub hub(&source, FastOptions());
+  ASSERT_TRUE(hub.Start().ok());
+  auto sub = hub.Subscribe(Ns("acme"), 0, true);
+  ASSERT_TRUE(sub.ok());
+  EXPECT_EQ(hub.subscriber_count(), 1u);
+  (*sub)->Cancel();
+  source.Append("acme", "u", "a");
+  hub.Wake();
+  const absl::Time deadline = absl::Now() + absl::Seconds(2);
+  while (hub.subscriber_count() > 0 && absl::Now() < deadline)
+    absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_EQ(hub.subscriber_count(), 0u);
+}
+
+}  // namespace
+}  // namespace ossup::events
