@@ -182,8 +182,6 @@ std::string NewUploadId(Random& random) {
                       hex.substr(16, 4), "-", hex.substr(20));
 }
 
-std::string NewCallbackToken(Random& random) { return protocol::HexEncode(random.Bytes(16)); }
-
 std::string GenerateObjectKey(absl::string_view prefix, absl::string_view file_name,
                               Random& random) {
   return absl::StrCat(prefix, protocol::HexEncode(random.Bytes(12)), "/",

@@ -66,8 +66,6 @@ std::string GenerateObjectKey(absl::string_view prefix, absl::string_view file_n
 
 // Random UUID v4, lowercase canonical text.
 std::string NewUploadId(Random& random);
-// 32 hex characters of fresh randomness: the per-upload secret carried in the callback body.
-std::string NewCallbackToken(Random& random);
 
 // SHA-256 over a canonical encoding of everything that defines the upload (not request_id or
 // time), so a retried CreateUpload with the same request_id can be told apart from a different

@@ -132,7 +132,6 @@ TEST(IdsTest, UploadIdsAreUuidV4AndKeysAreUnique) {
   EXPECT_THAT(id,
               MatchesRegex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"));
   EXPECT_NE(NewUploadId(random), id);
-  EXPECT_THAT(NewCallbackToken(random), MatchesRegex("[0-9a-f]{32}"));
   const std::string a = GenerateObjectKey("avatars/", "C:\\x\\me.png", random);
   const std::string b = GenerateObjectKey("avatars/", "C:\\x\\me.png", random);
   EXPECT_THAT(a, MatchesRegex("avatars/[0-9a-f]{24}/me\\.png"));
