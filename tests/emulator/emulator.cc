@@ -17,6 +17,7 @@
 #include "cors.h"
 #include "crypto.h"
 #include "oss_error.h"
+#include "policy.h"
 #include "post_object.h"
 #include "v4_auth.h"
 
@@ -139,14 +140,11 @@ absl::Status AuthenticateHeader(const RequestContext& ctx, absl::Time now, bool 
     }
   }
   absl::string_view date = ctx.head.Header("x-oss-date");
-  absl::Time signed_at;
-  std::string err;
-  if (date.size() != 16 ||
-      !absl::ParseTime("%Y%m%dT%H%M%SZ", date, absl::UTCTimeZone(), &signed_at, &err) ||
-      date.substr(0, 8) != auth->date) {
+  absl::StatusOr<absl::Time> parsed_date = ParseOssDate(date);
+  if (!parsed_date.ok() || date.substr(0, 8) != auth->date) {
     return OssError("InvalidArgument", "x-oss-date is missing, malformed or not the credential date.");
   }
-  if (absl::AbsDuration(now - signed_at) > absl::Minutes(15)) {
+  if (absl::AbsDuration(now - *parsed_date) > absl::Minutes(15)) {
     return OssError("RequestTimeTooSkewed",
                     "The difference between the request time and the current time is too large.");
   }

@@ -14,6 +14,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -150,6 +151,9 @@ Session::Session(tcp::socket socket, ServerImpl* server)
 void Session::ReadHead() {
   parser_.emplace();
   parser_->header_limit(server_->options().header_limit);
+  // The real per-request limit is set once the handler has seen the head; the default (1 MiB)
+  // would already fail the header read for a larger Content-Length.
+  parser_->body_limit(std::numeric_limits<std::uint64_t>::max());  // boost::none misbehaves in 1.74
   exchange_.reset();
   bytes_in_ = 0;
   stream_.expires_after(std::chrono::seconds(server_->options().idle_timeout_seconds));
@@ -230,6 +234,7 @@ void Session::RunFinish() {
   stream_.expires_never();
   net::post(server_->workers(), [self = shared_from_this()] {
     HttpResponse response = self->exchange_->Finish();
+    self->exchange_.reset();  // release temp files etc. before the response goes out
     net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
       self->Write(std::move(response));
     });

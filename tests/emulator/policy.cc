@@ -60,6 +60,17 @@ absl::StatusOr<absl::Time> ParseIso8601(absl::string_view text) {
   return absl::InvalidArgumentError(err);
 }
 
+absl::StatusOr<absl::Time> ParseOssDate(absl::string_view text) {
+  // absl's %Y is greedy, so check the fixed layout and re-punctuate first.
+  bool ok = text.size() == 16 && text[8] == 'T' && text[15] == 'Z';
+  for (size_t i = 0; ok && i < 15; ++i) ok = i == 8 || absl::ascii_isdigit(text[i]);
+  if (!ok) return absl::InvalidArgumentError("bad x-oss-date");
+  std::string iso = absl::StrCat(text.substr(0, 4), "-", text.substr(4, 2), "-", text.substr(6, 2),
+                                 "T", text.substr(9, 2), ":", text.substr(11, 2), ":",
+                                 text.substr(13, 2), "Z");
+  return ParseIso8601(iso);
+}
+
 absl::StatusOr<PostPolicy> PostPolicy::Parse(absl::string_view text) {
   json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return BadPolicy("Invalid Policy: Invalid JSON.");

@@ -19,6 +19,9 @@ namespace ossemu {
 // Parses "2014-12-01T12:00:00.000Z" / "2015-11-05T20:23:23Z" (UTC only).
 absl::StatusOr<absl::Time> ParseIso8601(absl::string_view text);
 
+// Parses the V4 "YYYYMMDDTHHMMSSZ" form (x-oss-date).
+absl::StatusOr<absl::Time> ParseOssDate(absl::string_view text);
+
 struct PolicyCondition {
   enum class Op { kEq, kStartsWith, kIn, kNotIn };
   Op op = Op::kEq;

@@ -81,9 +81,14 @@ class PostObject : public Operation, private MultipartSink {
     error_ = parser_->Feed(chunk);
   }
 
-  absl::StatusOr<HttpResponse> Finish() override;
+  absl::StatusOr<HttpResponse> Finish() override {
+    absl::StatusOr<HttpResponse> result = FinishImpl();
+    DiscardTemp();  // on failure nothing is stored; on success Commit already consumed it
+    return result;
+  }
 
  private:
+  absl::StatusOr<HttpResponse> FinishImpl();
   struct Field {
     std::string name;  // as sent
     std::string value;
@@ -243,12 +248,9 @@ absl::Status PostObject::AuthenticateV4(absl::Time now) const {
     return bad("Invalid x-oss-credential format.", "0002-00000710");
   }
   if (!date) return bad("Missing x-oss-date.");
-  absl::Time signed_at;
-  std::string err;
-  if (date->size() != 16 ||
-      !absl::ParseTime("%Y%m%dT%H%M%SZ", *date, absl::UTCTimeZone(), &signed_at, &err)) {
-    return bad("Invalid x-oss-date format.");
-  }
+  absl::StatusOr<absl::Time> parsed_date = ParseOssDate(*date);
+  if (!parsed_date.ok()) return bad("Invalid x-oss-date format.");
+  absl::Time signed_at = *parsed_date;
   if (date->substr(0, 8) != parts[1]) {
     return bad("The date in x-oss-date does not match the date in x-oss-credential.",
                "0002-00000710");
@@ -328,7 +330,7 @@ ObjectMeta PostObject::BuildMeta(const std::string& key) const {
   return meta;
 }
 
-absl::StatusOr<HttpResponse> PostObject::Finish() {
+absl::StatusOr<HttpResponse> PostObject::FinishImpl() {
   if (error_.ok() && parser_) error_ = parser_->Finish();
   if (!error_.ok()) {
     if (OssCode(error_) == "InternalError" && absl::IsInvalidArgument(error_)) {
