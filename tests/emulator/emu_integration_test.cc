@@ -3,6 +3,9 @@
 // signature from the reference-vector-checked emulator primitives), never service/ code.
 
 #include <curl/curl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -615,6 +618,64 @@ TEST_F(EmulatorTest, KeepAliveServesSeveralRequests) {
   }
   curl_easy_cleanup(curl);
   EXPECT_EQ(connects, 1);
+}
+
+// The real program: prints its port, serves, writes one log line per request, exits 0 on SIGTERM.
+TEST(EmulatorProcessTest, StartsOnPortZeroAndStopsOnSigterm) {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("ossemu-p-" + RandomHex(6));
+  std::filesystem::create_directories(dir);
+  std::string config = (dir / "config.json").string();
+  {
+    std::FILE* f = std::fopen(config.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(R"({"buckets":[{"name":"procbucket","region":"cn-shanghai","acl":"public-read-write"}]})", f);
+    std::fclose(f);
+  }
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  std::string err_path = (dir / "stderr.log").string();
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    dup2(out[1], 1);
+    std::FILE* err = std::freopen(err_path.c_str(), "w", stderr);
+    (void)err;
+    close(out[0]);
+    std::string data = "--data_dir=" + (dir / "data").string();
+    std::string cfg = "--config=" + config;
+    execl(OSSEMU_BINARY, OSSEMU_BINARY, "--listen=127.0.0.1:0", data.c_str(), cfg.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(out[1]);
+  std::string line;
+  char c;
+  while (line.size() < 200 && read(out[0], &c, 1) == 1 && c != '\n') line += c;
+  close(out[0]);
+  ASSERT_TRUE(absl::StartsWith(line, "oss-emulator listening on 127.0.0.1:")) << line;
+  std::string base = "http://" + line.substr(std::string("oss-emulator listening on ").size());
+
+  // Anonymous upload is allowed on a public-read-write bucket.
+  Form form;
+  form.fields = {{"key", "anon.txt"}};
+  Reply r = Http("POST", base + "/", {"Content-Type: multipart/form-data; boundary=zz"},
+                 form.Body("zz"));
+  EXPECT_EQ(r.status, 204) << r.body;
+  EXPECT_EQ(Http("GET", base + "/anon.txt", {}).body, "hello, oss");
+
+  kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  std::FILE* f = std::fopen(err_path.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  std::string log(4096, '\0');
+  log.resize(std::fread(log.data(), 1, log.size(), f));
+  std::fclose(f);
+  EXPECT_TRUE(absl::StrContains(log, "POST / 204")) << log;
+  EXPECT_TRUE(absl::StrContains(log, "GET /anon.txt 200")) << log;
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 }  // namespace
