@@ -14,6 +14,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "auth_common.h"
 #include "cors.h"
 #include "crypto.h"
 #include "oss_error.h"
@@ -124,21 +125,12 @@ absl::Status AuthenticateHeader(const RequestContext& ctx, absl::Time now, bool 
   absl::StatusOr<V4Authorization> auth = ParseV4Authorization(authorization);
   if (!auth.ok()) return auth.status();
   const Credential* cred = ctx.bucket->FindCredential(auth->access_key_id);
-  if (cred == nullptr) {
-    return OssError("InvalidAccessKeyId",
-                    "The OSS Access Key Id you provided does not exist in our records.");
+  if (cred == nullptr) return UnknownAccessKeyError();
+  std::optional<std::string> token;
+  if (ctx.head.HasHeader("x-oss-security-token")) {
+    token = std::string(ctx.head.Header("x-oss-security-token"));
   }
-  if (!cred->security_token.empty()) {
-    if (!SecureEquals(ctx.head.Header("x-oss-security-token"), cred->security_token)) {
-      return OssError("InvalidAccessKeyId",
-                      "The OSS Access Key Id you provided does not exist in our records. The "
-                      "Security Token may be lost to specify that it is a STS Access Id.",
-                      "0002-00000003");
-    }
-    if (cred->expires_at && now >= *cred->expires_at) {
-      return OssError("InvalidAccessKeyId", "The security token you provided has expired.");
-    }
-  }
+  if (absl::Status s = CheckSts(*cred, token, now); !s.ok()) return s;
   absl::string_view date = ctx.head.Header("x-oss-date");
   absl::StatusOr<absl::Time> parsed_date = ParseOssDate(date);
   if (!parsed_date.ok() || date.substr(0, 8) != auth->date) {
@@ -155,12 +147,7 @@ absl::Status AuthenticateHeader(const RequestContext& ctx, absl::Time now, bool 
   V4Request req{ctx.head.method, ctx.bucket->name, ctx.key, ctx.raw_query, ctx.head.headers};
   std::string expected = V4HeaderSignature(req, cred->access_key_secret, auth->date,
                                            auth->region, auth->additional_headers);
-  if (!SecureEquals(expected, auth->signature)) {
-    return OssError("SignatureDoesNotMatch",
-                    "The request signature we calculated does not match the signature you "
-                    "provided. Check your key and signing method.",
-                    "0002-00000705");
-  }
+  if (!SecureEquals(expected, auth->signature)) return SignatureMismatchError();
   return absl::OkStatus();
 }
 

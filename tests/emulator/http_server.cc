@@ -156,6 +156,8 @@ void Session::ReadHead() {
   parser_->body_limit(std::numeric_limits<std::uint64_t>::max());  // boost::none misbehaves in 1.74
   exchange_.reset();
   bytes_in_ = 0;
+  method_ = "-";
+  target_ = "-";
   stream_.expires_after(std::chrono::seconds(server_->options().idle_timeout_seconds));
   http::async_read_header(stream_, buffer_, *parser_,
                           [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -278,7 +280,6 @@ void Session::Fail(http::status status) {
   res->set(http::field::server, "AliyunOSS");
   res->keep_alive(false);
   res->prepare_payload();
-  method_ = method_.empty() ? "-" : method_;
   Send(res, false, 0);
 }
 

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "auth_common.h"
 #include "crypto.h"
 #include "multipart.h"
 #include "oss_error.h"
@@ -25,33 +26,6 @@ constexpr char kV4Algorithm[] = "OSS4-HMAC-SHA256";
 absl::Status TooLong(absl::string_view what) {
   return OssError("FieldItemTooLong", absl::StrCat("Your POST request fields preceding the upload "
                                                    "file was too large: ", what));
-}
-
-absl::Status StsChecks(const Credential& cred, const std::optional<std::string>& token,
-                       absl::Time now) {
-  if (cred.security_token.empty()) return absl::OkStatus();
-  if (!token || !SecureEquals(*token, cred.security_token)) {
-    return OssError("InvalidAccessKeyId",
-                    "The OSS Access Key Id you provided does not exist in our records. The "
-                    "Security Token may be lost to specify that it is a STS Access Id.",
-                    "0002-00000003");
-  }
-  if (cred.expires_at && now >= *cred.expires_at) {
-    return OssError("InvalidAccessKeyId", "The security token you provided has expired.");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status UnknownKey() {
-  return OssError("InvalidAccessKeyId",
-                  "The OSS Access Key Id you provided does not exist in our records.");
-}
-
-absl::Status BadSignature() {
-  return OssError("SignatureDoesNotMatch",
-                  "The request signature we calculated does not match the signature you "
-                  "provided. Check your key and signing method.",
-                  "0002-00000705");
 }
 
 absl::Status ValidateKey(absl::string_view key) {
@@ -256,8 +230,8 @@ absl::Status PostObject::AuthenticateV4(absl::Time now) const {
                "0002-00000710");
   }
   const Credential* cred = ctx_.bucket->FindCredential(parts[0]);
-  if (cred == nullptr) return UnknownKey();
-  if (absl::Status s = StsChecks(*cred, Get("x-oss-security-token"), now); !s.ok()) return s;
+  if (cred == nullptr) return UnknownAccessKeyError();
+  if (absl::Status s = CheckSts(*cred, Get("x-oss-security-token"), now); !s.ok()) return s;
   if (parts[2] != ctx_.bucket->region) {
     return bad(absl::StrCat("Invalid signing region in x-oss-credential: ", parts[2],
                             ", expected ", ctx_.bucket->region, "."),
@@ -273,7 +247,7 @@ absl::Status PostObject::AuthenticateV4(absl::Time now) const {
   }
   std::string expected =
       LowerHex(HmacSha256(V4SigningKey(cred->access_key_secret, parts[1], parts[2]), *policy));
-  if (!SecureEquals(expected, *signature)) return BadSignature();
+  if (!SecureEquals(expected, *signature)) return SignatureMismatchError();
   return absl::OkStatus();
 }
 
@@ -286,10 +260,10 @@ absl::Status PostObject::AuthenticateV1(absl::Time now) const {
                     "OSSAccessKeyId, policy and Signature must all be present or all be absent.");
   }
   const Credential* cred = ctx_.bucket->FindCredential(*ak);
-  if (cred == nullptr) return UnknownKey();
-  if (absl::Status s = StsChecks(*cred, Get("x-oss-security-token"), now); !s.ok()) return s;
+  if (cred == nullptr) return UnknownAccessKeyError();
+  if (absl::Status s = CheckSts(*cred, Get("x-oss-security-token"), now); !s.ok()) return s;
   std::string expected = Base64(HmacSha1(cred->access_key_secret, *policy));
-  if (!SecureEquals(expected, *signature)) return BadSignature();
+  if (!SecureEquals(expected, *signature)) return SignatureMismatchError();
   return absl::OkStatus();
 }
 
