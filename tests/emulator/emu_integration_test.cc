@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <thread>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -204,6 +205,13 @@ class FakeDispatcher : public CallbackDispatcher {
     last_facts = facts;
     ++calls;
     CallbackOutcome o;
+    if (faults != nullptr && faults->drop.load()) {
+      o.http_status = 203;
+      o.content_type = "application/xml";
+      o.body = "<Error><Code>CallbackFailed</Code></Error>";
+      o.message = "Error status : -1.";
+      return o;
+    }
     o.content_type = "application/json";
     o.body = R"({"Status":"OK"})";
     return o;
@@ -211,6 +219,7 @@ class FakeDispatcher : public CallbackDispatcher {
   std::string PublicKeyPem() const override { return "-----BEGIN PUBLIC KEY-----\nX\n"; }
   UploadFacts last_facts;
   std::atomic<int> calls{0};
+  const CallbackFaults* faults = nullptr;
 };
 
 class EmulatorTest : public ::testing::Test {
@@ -236,6 +245,7 @@ class EmulatorTest : public ::testing::Test {
     EmulatorOptions options;
     options.config = *config;
     options.data_dir = data_dir_.string();
+    dispatcher_.faults = &faults_;
     options.dispatcher = &dispatcher_;
     options.faults = &faults_;
     absl::StatusOr<std::unique_ptr<Emulator>> emulator = Emulator::Create(std::move(options));
@@ -618,6 +628,55 @@ TEST_F(EmulatorTest, KeepAliveServesSeveralRequests) {
   }
   curl_easy_cleanup(curl);
   EXPECT_EQ(connects, 1);
+}
+
+TEST_F(EmulatorTest, CallbackFailureGives203AndKeepsObject) {
+  faults_.drop = true;
+  Form form = V4Form("cb203.txt");
+  form.fields.push_back({"callback", "eyJ9"});
+  Reply r = Post(form);
+  faults_.drop = false;
+  EXPECT_EQ(r.status, 203);
+  EXPECT_TRUE(absl::StrContains(r.body, "CallbackFailed"));
+  EXPECT_FALSE(r.Header("etag").empty());
+  EXPECT_EQ(Http("HEAD", base_ + "/cb203.txt", signer_.HeaderAuth("HEAD", "cb203.txt")).status, 200);
+}
+
+TEST_F(EmulatorTest, ConcurrentUploads) {
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 5; ++i) {
+        Form form = V4Form(absl::StrCat("c/", t, "-", i));
+        form.file_data = std::string(static_cast<size_t>(1000 * (t + 1) + i), 'a' + static_cast<char>(t));
+        if (Post(form).status == 204) ++ok;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 30);
+  Reply list = Http("GET", base_ + "/?prefix=c%2F&max-keys=1000",
+                    signer_.HeaderAuth("GET", "", "prefix=c%2F&max-keys=1000"));
+  size_t count = 0;
+  for (size_t pos = 0; (pos = list.body.find("<Key>", pos)) != std::string::npos; ++pos) ++count;
+  EXPECT_EQ(count, 30u);
+}
+
+TEST_F(EmulatorTest, ExpectContinueChunkedAndHugeHeaders) {
+  Form form = V4Form("chunked.txt");
+  Reply r = Http("POST", base_ + "/",
+                 {"Content-Type: multipart/form-data; boundary=b0", "Transfer-Encoding: chunked",
+                  "Expect: 100-continue"},
+                 form.Body("b0"));
+  EXPECT_EQ(r.status, 204) << r.body;
+  Reply big = Http("GET", base_ + "/x", {"X-Big: " + std::string(20000, 'a')});
+  EXPECT_EQ(big.status, 431);
+}
+
+TEST_F(EmulatorTest, InvalidObjectName) {
+  EXPECT_EQ(ErrorCode(Post(V4Form("/abs.txt"))), "InvalidObjectName");
+  EXPECT_EQ(ErrorCode(Post(V4Form(std::string(1024, 'k')))), "InvalidObjectName");
 }
 
 // The real program: prints its port, serves, writes one log line per request, exits 0 on SIGTERM.
