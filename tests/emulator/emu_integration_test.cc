@@ -71,6 +71,9 @@ Reply Http(const std::string& method, const std::string& url,
   curl_slist* list = nullptr;
   for (const std::string& h : headers) list = curl_slist_append(list, h.c_str());
   list = curl_slist_append(list, "Expect:");
+  bool has_type = false;
+  for (const std::string& h : headers) has_type = has_type || absl::StartsWithIgnoreCase(h, "content-type:");
+  if (!has_type) list = curl_slist_append(list, "Content-Type:");  // no curl default type
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, WriteBody);
@@ -83,7 +86,7 @@ Reply Http(const std::string& method, const std::string& url,
   } else {
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
   }
-  if (method == "POST") {
+  if (method == "POST" || method == "PUT") {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   }
@@ -174,15 +177,21 @@ struct Signer {
   }
   // Authorization + x-oss-date headers for a V4 header-signed request.
   std::vector<std::string> HeaderAuth(const std::string& method, const std::string& key,
-                                      const std::string& raw_query = "") const {
+                                      const std::string& raw_query = "",
+                                      const Fields& extra = {}) const {
     std::string date = OssDate(when);
     V4Request req{method, kBucket, key, raw_query,
                   {{"x-oss-date", date}, {"x-oss-content-sha256", "UNSIGNED-PAYLOAD"}}};
-    std::string day = date.substr(0, 8);
-    std::string sig = V4HeaderSignature(req, sk, day, region, {});
-    return {"x-oss-date: " + date, "x-oss-content-sha256: UNSIGNED-PAYLOAD",
-            absl::StrCat("Authorization: OSS4-HMAC-SHA256 Credential=", Credential(),
-                         ",Signature=", sig)};
+    std::vector<std::string> lines = {"x-oss-date: " + date,
+                                      "x-oss-content-sha256: UNSIGNED-PAYLOAD"};
+    for (const auto& [n, v] : extra) {
+      req.headers.emplace_back(n, v);
+      lines.push_back(n + ": " + v);
+    }
+    std::string sig = V4HeaderSignature(req, sk, date.substr(0, 8), region, {});
+    lines.push_back(absl::StrCat("Authorization: OSS4-HMAC-SHA256 Credential=", Credential(),
+                                 ",Signature=", sig));
+    return lines;
   }
 };
 
@@ -677,6 +686,38 @@ TEST_F(EmulatorTest, ExpectContinueChunkedAndHugeHeaders) {
 TEST_F(EmulatorTest, InvalidObjectName) {
   EXPECT_EQ(ErrorCode(Post(V4Form("/abs.txt"))), "InvalidObjectName");
   EXPECT_EQ(ErrorCode(Post(V4Form(std::string(1024, 'k')))), "InvalidObjectName");
+}
+
+TEST_F(EmulatorTest, PutObjectWithHeaderAuth) {
+  Fields headers = {{"Content-Type", "text/csv"}, {"x-oss-meta-kind", "report"}};
+  Reply put = Http("PUT", base_ + "/put/r.csv", signer_.HeaderAuth("PUT", "put/r.csv", "", headers),
+                   "a,b\n1,2\n");
+  ASSERT_EQ(put.status, 200) << put.body;
+  Reply get = Http("GET", base_ + "/put/r.csv", signer_.HeaderAuth("GET", "put/r.csv"));
+  EXPECT_EQ(get.body, "a,b\n1,2\n");
+  EXPECT_EQ(get.Header("content-type"), "text/csv");
+  EXPECT_EQ(get.Header("x-oss-meta-kind"), "report");
+  EXPECT_EQ(get.Header("etag"), put.Header("etag"));
+
+  // An unsigned x-oss-meta header changes the canonical request: refused.
+  std::vector<std::string> tampered = signer_.HeaderAuth("PUT", "put/r.csv");
+  tampered.push_back("x-oss-meta-kind: other");
+  EXPECT_EQ(ErrorCode(Http("PUT", base_ + "/put/r.csv", tampered, "x")), "SignatureDoesNotMatch");
+
+  Fields bad_md5 = {{"Content-MD5", "AAAAAAAAAAAAAAAAAAAAAA=="}};
+  EXPECT_EQ(ErrorCode(Http("PUT", base_ + "/put/m", signer_.HeaderAuth("PUT", "put/m", "", bad_md5),
+                           "x")),
+            "InvalidDigest");
+  Fields forbid = {{"x-oss-forbid-overwrite", "true"}};
+  EXPECT_EQ(ErrorCode(Http("PUT", base_ + "/put/r.csv",
+                           signer_.HeaderAuth("PUT", "put/r.csv", "", forbid), "y")),
+            "FileAlreadyExists");
+  Fields cb = {{"x-oss-callback", "eyJ9"}, {"x-oss-callback-var", Base64(R"({"x:a":"1"})")}};
+  Reply with_cb = Http("PUT", base_ + "/put/cb", signer_.HeaderAuth("PUT", "put/cb", "", cb), "z");
+  EXPECT_EQ(with_cb.status, 200);
+  EXPECT_EQ(with_cb.body, R"({"Status":"OK"})");
+  EXPECT_EQ(dispatcher_.last_facts.operation, "PutObject");
+  EXPECT_EQ(TempFiles(), 0u);
 }
 
 // The real program: prints its port, serves, writes one log line per request, exits 0 on SIGTERM.

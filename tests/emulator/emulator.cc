@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -20,6 +21,7 @@
 #include "oss_error.h"
 #include "policy.h"
 #include "post_object.h"
+#include "upload_common.h"
 #include "v4_auth.h"
 
 namespace ossemu {
@@ -170,6 +172,84 @@ absl::StatusOr<HttpResponse> GetOrHead(const Services& s, const RequestContext& 
   return r;
 }
 
+// PutObject: V4 header auth up front, body streamed to a temp file, then stored like PostObject.
+class PutObject : public Operation {
+ public:
+  PutObject(const Services& s, RequestContext ctx) : s_(s), ctx_(std::move(ctx)) {
+    error_ = AuthenticateHeader(ctx_, s_.clock(), true);
+    if (error_.ok()) error_ = ValidateObjectKey(ctx_.key);
+    if (error_.ok() && ctx_.head.content_length &&
+        *ctx_.head.content_length > static_cast<uint64_t>(kMaxObjectSize)) {
+      error_ = OssError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.");
+    }
+    if (error_.ok()) error_ = writer_.Open(s_.storage, kMaxObjectSize);
+  }
+
+  void OnBody(absl::string_view chunk) override {
+    if (error_.ok()) error_ = writer_.Write(chunk);
+  }
+
+  absl::StatusOr<HttpResponse> Finish() override {
+    absl::StatusOr<HttpResponse> result = FinishImpl();
+    writer_.Discard();
+    return result;
+  }
+
+ private:
+  absl::StatusOr<HttpResponse> FinishImpl() {
+    if (!error_.ok()) return error_;
+    if (absl::Status c = writer_.Close(); !c.ok()) return c;
+    if (writer_.over_cap()) {
+      return OssError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.");
+    }
+    ObjectMeta meta;
+    meta.key = ctx_.key;
+    meta.content_type = std::string(ctx_.head.Header("content-type"));
+    if (meta.content_type.empty()) meta.content_type = "application/octet-stream";
+    for (const auto& [name, value] : ctx_.head.headers) {
+      if (absl::StartsWith(name, "x-oss-meta-")) meta.user_meta.emplace_back(name, value);
+    }
+    for (const char* h : {"Cache-Control", "Content-Disposition", "Content-Encoding", "Expires"}) {
+      std::string lower = absl::AsciiStrToLower(h);
+      if (ctx_.head.HasHeader(lower)) meta.headers.emplace_back(h, std::string(ctx_.head.Header(lower)));
+    }
+    meta.last_modified = s_.clock();
+    std::optional<ParsedCallback> callback;
+    if (ctx_.head.HasHeader("x-oss-callback")) {
+      std::vector<std::pair<std::string, std::string>> vars;
+      if (ctx_.head.HasHeader("x-oss-callback-var")) {
+        std::string decoded;
+        nlohmann::json j;
+        if (absl::Base64Unescape(ctx_.head.Header("x-oss-callback-var"), &decoded)) {
+          j = nlohmann::json::parse(decoded, nullptr, false);
+        }
+        if (!j.is_object()) {
+          return OssError("InvalidArgument", "The callback var is not json format.");
+        }
+        for (const auto& [k, v] : j.items()) {
+          if (!v.is_string()) return OssError("InvalidArgument", "The callback var is not json format.");
+          vars.emplace_back(k, v.get<std::string>());
+        }
+      }
+      absl::StatusOr<ParsedCallback> parsed =
+          ParseCallback(s_, ctx_.head.Header("x-oss-callback"), vars);
+      if (!parsed.ok()) return parsed.status();
+      callback = *std::move(parsed);
+    }
+    if (ctx_.head.HasHeader("content-md5") &&
+        ctx_.head.Header("content-md5") != writer_.content_md5()) {
+      return OssError("InvalidDigest", "The Content-MD5 you specified was invalid.");
+    }
+    bool forbid = absl::EqualsIgnoreCase(ctx_.head.Header("x-oss-forbid-overwrite"), "true");
+    return StoreObject(s_, ctx_, std::move(meta), &writer_, forbid, callback);
+  }
+
+  const Services& s_;
+  RequestContext ctx_;
+  absl::Status error_;
+  ObjectWriter writer_;
+};
+
 absl::StatusOr<HttpResponse> DeleteObject(const Services& s, const RequestContext& ctx) {
   if (absl::Status a = AuthenticateHeader(ctx, s.clock(), true); !a.ok()) return a;
   if (ctx.key.empty()) return OssError("MethodNotAllowed", "DeleteBucket is not supported.");
@@ -302,6 +382,7 @@ Emulator::Emulator(EmulatorOptions options)
 uint64_t Emulator::BodyLimit(const HttpRequestHead& head) const {
   if (head.method == "POST" && absl::StartsWith(head.target, "/?") ) return kPostBodyLimit;
   if (head.method == "POST" && head.target == "/") return kPostBodyLimit;
+  if (head.method == "PUT") return kPostBodyLimit;
   return kSmallBodyLimit;
 }
 
@@ -374,6 +455,8 @@ std::unique_ptr<HttpExchange> Emulator::Begin(HttpRequestHead head) {
   } else if (method == "GET") {
     op = std::make_unique<BufferedOperation>(
         [&s, ctx](const std::string&) { return ListObjects(s, ctx); });
+  } else if (method == "PUT" && !ctx.key.empty()) {
+    op = std::make_unique<PutObject>(s, ctx);
   } else if (method == "DELETE") {
     op = std::make_unique<BufferedOperation>(
         [&s, ctx](const std::string&) { return DeleteObject(s, ctx); });

@@ -15,8 +15,11 @@
 #include "auth_common.h"
 #include "crypto.h"
 #include "multipart.h"
+#include "object_writer.h"
 #include "oss_error.h"
 #include "policy.h"
+#include "upload_common.h"
+#include "v4_auth.h"
 
 namespace ossemu {
 namespace {
@@ -26,13 +29,6 @@ constexpr char kV4Algorithm[] = "OSS4-HMAC-SHA256";
 absl::Status TooLong(absl::string_view what) {
   return OssError("FieldItemTooLong", absl::StrCat("Your POST request fields preceding the upload "
                                                    "file was too large: ", what));
-}
-
-absl::Status ValidateKey(absl::string_view key) {
-  if (key.empty() || key.size() > 1023 || key.front() == '/' || key.front() == '\\') {
-    return OssError("InvalidObjectName", "The specified object name is not valid.");
-  }
-  return absl::OkStatus();
 }
 
 class PostObject : public Operation, private MultipartSink {
@@ -48,7 +44,7 @@ class PostObject : public Operation, private MultipartSink {
     }
   }
 
-  ~PostObject() override { DiscardTemp(); }
+  ~PostObject() override = default;
 
   void OnBody(absl::string_view chunk) override {
     if (!error_.ok() || !parser_) return;
@@ -57,7 +53,7 @@ class PostObject : public Operation, private MultipartSink {
 
   absl::StatusOr<HttpResponse> Finish() override {
     absl::StatusOr<HttpResponse> result = FinishImpl();
-    DiscardTemp();  // on failure nothing is stored; on success Commit already consumed it
+    writer_.Discard();  // on failure nothing is stored; on success Commit consumed the file
     return result;
   }
 
@@ -82,12 +78,6 @@ class PostObject : public Operation, private MultipartSink {
   absl::Status AuthenticateV4(absl::Time now) const;
   absl::Status AuthenticateV1(absl::Time now) const;
   ObjectMeta BuildMeta(const std::string& key) const;
-  void DiscardTemp() {
-    if (file_ != nullptr) std::fclose(file_);
-    file_ = nullptr;
-    if (!temp_path_.empty()) std::remove(temp_path_.c_str());
-    temp_path_.clear();
-  }
 
   const Services& services_;
   RequestContext ctx_;
@@ -101,13 +91,7 @@ class PostObject : public Operation, private MultipartSink {
   bool file_done_ = false;
   std::string file_name_;
   std::string file_content_type_;
-  std::string temp_path_;
-  std::FILE* file_ = nullptr;
-  int64_t size_ = 0;
-  int64_t size_cap_ = kMaxObjectSize;
-  bool too_large_ = false;
-  Md5 md5_;
-  Crc64 crc_;
+  ObjectWriter writer_;
 };
 
 absl::Status PostObject::OnPartBegin(const PartHeaders& headers) {
@@ -126,22 +110,17 @@ absl::Status PostObject::OnPartBegin(const PartHeaders& headers) {
     file_name_ = headers.filename;
     file_content_type_ = headers.content_type;
     // A policy size cap lets an oversized file stop hitting the disk early.
+    int64_t cap = kMaxObjectSize;
     if (std::optional<std::string> policy = Get("policy")) {
       std::string json;
-      if (policy->size() <= kMaxFieldValueBytes && absl::Base64Unescape(*policy, &json)) {
+      if (absl::Base64Unescape(*policy, &json)) {
         absl::StatusOr<PostPolicy> parsed = PostPolicy::Parse(json);
         if (parsed.ok() && parsed->length_range()) {
-          size_cap_ = std::min(size_cap_, parsed->length_range()->second);
+          cap = std::min(cap, parsed->length_range()->second);
         }
       }
     }
-    temp_path_ = services_.storage->NewTempPath();
-    file_ = std::fopen(temp_path_.c_str(), "wbx");
-    if (file_ == nullptr) {
-      temp_path_.clear();
-      return absl::InternalError("cannot create temp file");
-    }
-    return absl::OkStatus();
+    return writer_.Open(services_.storage, cap);
   }
   if (fields_.size() >= kMaxFormFields) return TooLong("too many fields");
   if (headers.name.size() > kMaxFieldNameBytes) return TooLong("field name");
@@ -163,17 +142,7 @@ absl::Status PostObject::OnPartData(absl::string_view data) {
       return absl::OkStatus();
     }
     case Part::kFile:
-      size_ += static_cast<int64_t>(data.size());
-      if (size_ > size_cap_) {
-        too_large_ = true;  // keep reading, stop writing; reported after authentication
-        return absl::OkStatus();
-      }
-      md5_.Update(data);
-      crc_.Update(data);
-      if (std::fwrite(data.data(), 1, data.size(), file_) != data.size()) {
-        return absl::InternalError("cannot write temp file");
-      }
-      return absl::OkStatus();
+      return writer_.Write(data);
     default:
       return absl::OkStatus();
   }
@@ -191,10 +160,7 @@ absl::Status PostObject::OnPartEnd() {
     }
   } else if (part_ == Part::kFile) {
     file_done_ = true;
-    bool ok = std::fflush(file_) == 0;
-    ok = std::fclose(file_) == 0 && ok;
-    file_ = nullptr;
-    if (!ok) return absl::InternalError("cannot write temp file");
+    if (absl::Status s = writer_.Close(); !s.ok()) return s;
   }
   part_ = Part::kNone;
   return absl::OkStatus();
@@ -282,8 +248,6 @@ absl::Status PostObject::Authenticate(absl::Time now) const {
 ObjectMeta PostObject::BuildMeta(const std::string& key) const {
   ObjectMeta meta;
   meta.key = key;
-  meta.size = size_;
-  // Md5/Crc64 are const-unfriendly; the digests were finalized in Finish().
   if (std::optional<std::string> ct = Get("x-oss-content-type")) {
     meta.content_type = *ct;
   } else if (std::optional<std::string> ct2 = Get("content-type")) {
@@ -340,66 +304,32 @@ absl::StatusOr<HttpResponse> PostObject::FinishImpl() {
           return Get(field);
         });
     if (!s.ok()) return s;
-    if (s = policy->CheckLength(size_); !s.ok()) return s;
+    if (s = policy->CheckLength(writer_.size()); !s.ok()) return s;
   }
-  if (too_large_ || size_ > kMaxObjectSize) {
+  if (writer_.size() > kMaxObjectSize) {
     return OssError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.",
                     "0006-00000003");
   }
   std::string key = absl::StrReplaceAll(raw_key, {{"${filename}", file_name_}});
-  if (absl::Status s = ValidateKey(key); !s.ok()) return s;
+  if (absl::Status s = ValidateObjectKey(key); !s.ok()) return s;
 
   std::optional<ParsedCallback> callback;
   if (std::optional<std::string> cb = Get("callback")) {
-    if (services_.dispatcher == nullptr) {
-      return OssError("InvalidArgument", "Upload callback is not available in this emulator build.");
-    }
     std::vector<std::pair<std::string, std::string>> vars;
     for (const Field& f : fields_) {
       if (absl::StartsWith(f.name, "x:")) vars.emplace_back(f.name, f.value);
     }
-    absl::StatusOr<ParsedCallback> parsed = services_.dispatcher->Parse(*cb, vars);
-    if (!parsed.ok()) return OssError("InvalidArgument", parsed.status().message());
+    absl::StatusOr<ParsedCallback> parsed = ParseCallback(services_, *cb, vars);
+    if (!parsed.ok()) return parsed.status();
     callback = *std::move(parsed);
   }
-  if (services_.fail_before_store != nullptr && services_.fail_before_store->load()) {
-    return OssError("ServiceUnavailable", "Injected fault: fail_before_store.");
-  }
-
-  ObjectMeta meta = BuildMeta(key);
-  std::string md5 = md5_.Final();
-  meta.etag = UpperHex(md5);
-  meta.content_md5 = Base64(md5);
-  meta.crc64 = crc_.Value();
   std::optional<std::string> forbid = Get("x-oss-forbid-overwrite");
-  bool forbid_overwrite = forbid && absl::EqualsIgnoreCase(*forbid, "true");
-  absl::Status stored = services_.storage->Commit(ctx_.bucket->name, meta, temp_path_,
-                                                  forbid_overwrite);
-  temp_path_.clear();  // consumed (moved or removed) by Commit
-  if (!stored.ok()) return stored;
-
-  HttpResponse response;
-  std::string etag = absl::StrCat("\"", meta.etag, "\"");
-  response.headers = {{"ETag", etag},
-                      {"x-oss-hash-crc64ecma", std::to_string(meta.crc64)},
-                      {"Content-MD5", meta.content_md5}};
-  if (callback) {
-    UploadFacts facts;
-    facts.bucket = ctx_.bucket->name;
-    facts.object = key;
-    facts.etag = meta.etag;
-    facts.size = meta.size;
-    facts.mime_type = meta.content_type;
-    facts.crc64 = std::to_string(meta.crc64);
-    facts.content_md5 = meta.content_md5;
-    facts.client_ip = ctx_.head.peer_ip;
-    facts.request_id = ctx_.request_id;
-    CallbackOutcome outcome = services_.dispatcher->Dispatch(*callback, facts, ctx_.host_id);
-    response.status = outcome.http_status;
-    if (!outcome.content_type.empty()) response.headers.emplace_back("Content-Type", outcome.content_type);
-    response.body = std::move(outcome.body);
-    return response;
-  }
+  absl::StatusOr<HttpResponse> stored =
+      StoreObject(services_, ctx_, BuildMeta(key), &writer_,
+                  forbid && absl::EqualsIgnoreCase(*forbid, "true"), callback);
+  if (!stored.ok() || callback) return stored;
+  HttpResponse& response = *stored;
+  std::string etag = response.headers.front().second;
   std::optional<std::string> status = Get("success_action_status");
   if (status == "200") {
     response.status = 200;
@@ -410,7 +340,7 @@ absl::StatusOr<HttpResponse> PostObject::FinishImpl() {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse>\n  <Bucket>",
         XmlEscape(ctx_.bucket->name), "</Bucket>\n  <ETag>", XmlEscape(etag), "</ETag>\n  <Key>",
         XmlEscape(key), "</Key>\n  <Location>http://", XmlEscape(ctx_.head.Header("host")), "/",
-        XmlEscape(key), "</Location>\n</PostResponse>\n");
+        XmlEscape(UriEncode(key, false)), "</Location>\n</PostResponse>\n");
   } else {
     response.status = 204;
   }
