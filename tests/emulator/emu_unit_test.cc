@@ -194,6 +194,9 @@ TEST(PolicyTest, RejectsBadDocuments) {
     absl::StatusOr<PostPolicy> p = PostPolicy::Parse(bad);
     EXPECT_EQ(OssCode(p.status()), "InvalidPolicyDocument") << bad;
   }
+  std::string deep = R"({"expiration":"2030-01-01T00:00:00Z","conditions":[["eq","$key",)" +
+                     std::string(100000, '[') + std::string(100000, ']') + "]]}";
+  EXPECT_EQ(OssCode(PostPolicy::Parse(deep).status()), "InvalidPolicyDocument");
 }
 
 TEST(CorsTest, WildcardAndRules) {

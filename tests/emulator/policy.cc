@@ -50,6 +50,30 @@ absl::StatusOr<int64_t> RangeBound(const json& j) {
                    "0006-00000219");
 }
 
+// Deepest bracket nesting outside strings; bounds the recursion of json::dump() below.
+int NestingDepth(absl::string_view text) {
+  int depth = 0;
+  int max_depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      max_depth = std::max(max_depth, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return max_depth;
+}
+
 }  // namespace
 
 absl::StatusOr<absl::Time> ParseIso8601(absl::string_view text) {
@@ -72,6 +96,7 @@ absl::StatusOr<absl::Time> ParseOssDate(absl::string_view text) {
 }
 
 absl::StatusOr<PostPolicy> PostPolicy::Parse(absl::string_view text) {
+  if (NestingDepth(text) > 8) return BadPolicy("Invalid Policy: nested too deeply.");
   json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return BadPolicy("Invalid Policy: Invalid JSON.");
   if (!doc.is_object()) return BadPolicy("Invalid Policy: policy must be a JSON object.");
