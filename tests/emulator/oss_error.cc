@@ -79,22 +79,6 @@ std::string OssEc(const absl::Status& status) {
   return ec ? std::string(*ec) : "";
 }
 
-std::string XmlEscape(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 std::string ErrorXml(absl::string_view code, absl::string_view message,
                      absl::string_view request_id, absl::string_view host_id,
                      absl::string_view ec) {

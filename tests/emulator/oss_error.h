@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "xml_escape.h"
 
 namespace ossemu {
 
@@ -22,8 +23,6 @@ std::string OssEc(const absl::Status& status);
 // HTTP status for an OSS error code.
 int HttpStatusForCode(absl::string_view code);
 
-// XML-escapes text for element content and attribute values.
-std::string XmlEscape(absl::string_view text);
 
 // The OSS <Error> document.
 std::string ErrorXml(absl::string_view code, absl::string_view message,

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "xml_escape.h"
 
 namespace ossemu {
 
@@ -25,8 +26,6 @@ std::string UrlEncodeComponent(absl::string_view value);
 // Decodes %XX sequences; '+' stays '+'; a malformed '%' is kept verbatim.
 std::string PercentDecode(absl::string_view value);
 
-// Escapes & < > " ' for XML text.
-std::string XmlEscape(absl::string_view text);
 
 // Raw MD5 digest.
 std::string Md5(absl::string_view data);
