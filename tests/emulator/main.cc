@@ -26,9 +26,7 @@ ABSL_FLAG(std::string, public_host, "",
 ABSL_FLAG(int, io_threads, 2, "HTTP I/O threads");
 ABSL_FLAG(bool, log_requests, true, "one stderr line per request");
 
-#ifdef OSSEMU_HAVE_CALLBACK
 #include "callback/callback_dispatcher.h"
-#endif
 
 namespace {
 
@@ -90,10 +88,8 @@ int main(int argc, char** argv) {
   // The dispatcher needs the key URL, which needs the port: bind first, then create it.
   std::unique_ptr<ossemu::Emulator> emulator;
   std::unique_ptr<ossemu::HttpServer> server;
-#ifdef OSSEMU_HAVE_CALLBACK
   ossemu::CallbackFaults faults;
   std::unique_ptr<ossemu::CallbackDispatcher> dispatcher;
-#endif
   // A forwarding handler so the server can bind (and learn its port) before the emulator exists;
   // requests arriving before that get 503.
   class NotReady : public ossemu::HttpExchange {
@@ -124,7 +120,6 @@ int main(int argc, char** argv) {
   if (!started.ok()) return Fail(started.status().ToString());
   server = *std::move(started);
 
-#ifdef OSSEMU_HAVE_CALLBACK
   ossemu::CallbackDispatcherOptions cb;
   if (!absl::GetFlag(FLAGS_callback_key).empty() &&
       !ReadFile(absl::GetFlag(FLAGS_callback_key), &cb.private_key_pem)) {
@@ -140,12 +135,6 @@ int main(int argc, char** argv) {
   dispatcher = *std::move(created);
   options.dispatcher = dispatcher.get();
   options.faults = &faults;
-#else
-  (void)&ReadFile;
-  if (!absl::GetFlag(FLAGS_callback_key).empty()) {
-    std::fprintf(stderr, "oss-emulator: built without the callback module; --callback_key ignored\n");
-  }
-#endif
 
   absl::StatusOr<std::unique_ptr<ossemu::Emulator>> made = ossemu::Emulator::Create(std::move(options));
   if (!made.ok()) return Fail(made.status().ToString());
