@@ -150,11 +150,17 @@ absl::Status Database::WithTransaction(absl::FunctionRef<absl::Status(pqxx::work
   return status;
 }
 
-absl::Status Database::WithConnection(absl::FunctionRef<absl::Status(pqxx::connection&)> fn) {
-  absl::StatusOr<Lease> lease = Acquire();
-  if (!lease.ok()) return lease.status();
-  absl::Status status = RunGuarded([&] { return fn(lease->conn()); });
-  if (IsConnectionFailure(status)) lease->MarkBroken();
+absl::Status Database::WithConnection(absl::FunctionRef<absl::Status(pqxx::connection&)> fn,
+                                      OnBroken on_broken) {
+  const int attempts = on_broken == OnBroken::kRetryOnce ? 2 : 1;
+  absl::Status status;
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
+    absl::StatusOr<Lease> lease = Acquire();
+    if (!lease.ok()) return lease.status();
+    status = RunGuarded([&] { return fn(lease->conn()); });
+    if (!IsConnectionFailure(status)) return status;
+    lease->MarkBroken();
+  }
   return status;
 }
 

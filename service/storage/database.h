@@ -77,9 +77,16 @@ class Database {
   // outputs at its start. A connection lost during COMMIT gives Unavailable (outcome unknown).
   absl::Status WithTransaction(absl::FunctionRef<absl::Status(pqxx::work&)> fn);
 
+  // What WithConnection does when the connection turns out to be broken (e.g. the server closed
+  // an idle pooled connection). Retrying is only safe for reads and idempotent writes: a write
+  // whose connection broke may or may not have committed.
+  enum class OnBroken { kFail, kRetryOnce };
+
   // Runs fn on a pooled connection (autocommit statements via pqxx::nontransaction, LISTEN, ...).
-  // Broken connections are dropped; not retried.
-  absl::Status WithConnection(absl::FunctionRef<absl::Status(pqxx::connection&)> fn);
+  // Broken connections are dropped (Unavailable), and fn is run once more on a fresh connection
+  // with kRetryOnce.
+  absl::Status WithConnection(absl::FunctionRef<absl::Status(pqxx::connection&)> fn,
+                              OnBroken on_broken = OnBroken::kFail);
 
   const DatabaseOptions& options() const { return options_; }
 

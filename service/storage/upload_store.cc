@@ -225,6 +225,8 @@ absl::StatusOr<CreateResult> UploadStore::Create(const Upload& u) {
       " ON CONFLICT (namespace, request_id) WHERE request_id IS NOT NULL DO NOTHING"
       " RETURNING ",
       codec::UploadColumns()));
+  static const auto* const kById = new std::string(
+      absl::StrCat("SELECT ", codec::UploadColumns(), " FROM uploads WHERE id = $1::uuid"));
   static const auto* const kByRequestId = new std::string(
       absl::StrCat("SELECT ", codec::UploadColumns(),
                    " FROM uploads WHERE namespace = $1 AND request_id = $2"));
@@ -249,6 +251,16 @@ absl::StatusOr<CreateResult> UploadStore::Create(const Upload& u) {
             NullIfEmpty(u.request_id), NullIfEmpty(fingerprint), codec::ToMicros(u.create_time),
             codec::ToMicros(u.update_time), codec::ToMicros(u.expire_time));
       } catch (const pqxx::unique_violation&) {  // the primary key (request_id has ON CONFLICT)
+        // Our own earlier attempt may have committed before its connection broke: the random
+        // callback token hash identifies it.
+        pqxx::result same = tx.exec_params(*kById, u.id);
+        if (!same.empty()) {
+          Upload found = codec::UploadFromRow(same[0]);
+          if (found.ns == u.ns && found.callback_token_sha256 == u.callback_token_sha256) {
+            out = CreateResult{std::move(found), true};
+            return absl::OkStatus();
+          }
+        }
         return absl::AlreadyExistsError(absl::StrCat("upload ", u.id, " already exists"));
       }
       if (!inserted.empty()) {
@@ -265,7 +277,8 @@ absl::StatusOr<CreateResult> UploadStore::Create(const Upload& u) {
       return absl::OkStatus();
     }
     return absl::AbortedError("create: conflicting request_id row disappeared; retry");
-  });
+    // Retrying after a broken connection is safe: see the primary key conflict above.
+  }, Database::OnBroken::kRetryOnce);
   if (!status.ok()) return status;
   return out;
 }
@@ -281,7 +294,7 @@ absl::StatusOr<Upload> UploadStore::Get(absl::string_view ns, absl::string_view 
     pqxx::result r = tx.exec_params(*kSql, std::string(id), std::string(ns));
     if (!r.empty()) found = codec::UploadFromRow(r[0]);
     return absl::OkStatus();
-  }));
+  }, Database::OnBroken::kRetryOnce));
   if (!found.has_value()) return not_found;
   return *std::move(found);
 }
@@ -432,6 +445,7 @@ absl::StatusOr<int> UploadStore::ExpireDue(absl::Time now, int limit) {
       codec::TimestampParam(1), " ORDER BY expire_time LIMIT $2 FOR UPDATE SKIP LOCKED)",
       " UPDATE uploads u SET state = 4, update_time = ", codec::TimestampParam(3),
       " FROM due WHERE u.id = due.id AND u.state = 1 RETURNING ", codec::UploadColumns("u.")));
+  if (limit < 1) return absl::InvalidArgumentError("limit must be positive");
   int expired = 0;
   OSSUP_RETURN_IF_ERROR(db_->WithTransaction([&](pqxx::work& txn) -> absl::Status {
     std::vector<PendingEvent> events;
@@ -454,6 +468,7 @@ absl::StatusOr<int> UploadStore::ExpireDue(absl::Time now, int limit) {
 absl::StatusOr<EventPage> UploadStore::ReadEvents(int64_t after_sequence, int limit,
                                                   const EventFilter& filter) {
   if (limit < 1) return absl::InvalidArgumentError("limit must be positive");
+  if (after_sequence < 0) return absl::InvalidArgumentError("after_sequence must not be negative");
   std::string ids;
   if (!filter.upload_ids.empty()) {
     for (const std::string& id : filter.upload_ids) {
@@ -506,7 +521,7 @@ absl::StatusOr<int64_t> UploadStore::LastSequence() {
     pqxx::nontransaction tx(conn);
     last = tx.exec1("SELECT last_sequence FROM event_log_head")[0].as<int64_t>();
     return absl::OkStatus();
-  }));
+  }, Database::OnBroken::kRetryOnce));
   return last;
 }
 
@@ -516,7 +531,7 @@ absl::StatusOr<int64_t> UploadStore::OldestRetainedSequence() {
     pqxx::nontransaction tx(conn);
     purged = tx.exec1("SELECT purged_through FROM event_log_retention")[0].as<int64_t>();
     return absl::OkStatus();
-  }));
+  }, Database::OnBroken::kRetryOnce));
   return purged + 1;
 }
 

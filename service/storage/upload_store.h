@@ -88,7 +88,9 @@ class UploadStore {
 
   // Inserts a PENDING upload in one autocommit INSERT (no event: creation is not logged). With a
   // request_id, an existing upload of the same (namespace, request_id) is returned (created=false)
-  // if its request_fingerprint matches, else AlreadyExists.
+  // if its request_fingerprint matches, else AlreadyExists. An upload with the same id is
+  // AlreadyExists unless it has the same namespace and callback token hash (then it is this
+  // request's own row, e.g. committed by an attempt whose connection broke; returned as created).
   absl::StatusOr<CreateResult> Create(const domain::Upload& upload);
 
   // NotFound also when the upload exists in another namespace.

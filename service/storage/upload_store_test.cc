@@ -95,7 +95,9 @@ TEST_F(UploadStoreTest, CreateThenGetRoundTripsEveryField) {
 
 TEST_F(UploadStoreTest, CreateRejectsDuplicateIdAndBadInput) {
   Upload u = MustCreate("ns-a", "s", t0_);
-  EXPECT_TRUE(absl::IsAlreadyExists(store_->Create(u).status()));
+  Upload other = testing::NewUpload("ns-a", "s", t0_);
+  other.id = u.id;
+  EXPECT_TRUE(absl::IsAlreadyExists(store_->Create(other).status()));
   Upload bad = testing::NewUpload("ns-a", "s", t0_);
   bad.id = "not-a-uuid";
   EXPECT_TRUE(absl::IsInvalidArgument(store_->Create(bad).status()));
@@ -388,6 +390,41 @@ TEST_F(UploadStoreTest, ExpireDueHonorsGraceAndRunsConcurrently) {
   }
   EXPECT_EQ(ids.size(), 40u);
   EXPECT_EQ(*store_->ExpireDue(t0_ + absl::Minutes(1), 100), 1);  // in_grace is due now
+}
+
+TEST_F(UploadStoreTest, RecoversFromTerminatedConnections) {
+  Upload u = MustCreate("ns-a", "s", t0_);
+  auto terminate_pool = [&] {
+    absl::Status s = RunGuarded([&] {
+      pqxx::connection admin(scratch_->dsn());
+      pqxx::nontransaction tx(admin);
+      tx.exec(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+          " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(s.ok()) << s;
+  };
+  terminate_pool();
+  EXPECT_TRUE(store_->Get("ns-a", u.id).ok());
+  terminate_pool();
+  EXPECT_TRUE(store_->Create(testing::NewUpload("ns-a", "s", t0_)).ok());
+  terminate_pool();
+  EXPECT_TRUE(store_->List("ns-a", {}, 10, "").ok());
+  terminate_pool();
+  absl::StatusOr<TransitionResult> r = store_->Cancel("ns-a", u.id, t0_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->sequence, 1);
+}
+
+TEST_F(UploadStoreTest, CreateRetryOfACommittedInsertIsRecognized) {
+  Upload u = MustCreate("ns-a", "s", t0_);
+  absl::StatusOr<CreateResult> again = store_->Create(u);  // same id and token: our own row
+  ASSERT_TRUE(again.ok()) << again.status();
+  ExpectSameUpload(again->upload, u);
+  Upload impostor = u;
+  impostor.callback_token_sha256 = std::string(32, 'z');
+  EXPECT_TRUE(absl::IsAlreadyExists(store_->Create(impostor).status()));
 }
 
 }  // namespace
