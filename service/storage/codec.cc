@@ -2,8 +2,8 @@
 
 #include <map>
 
-#include "absl/strings/match.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "pqxx/field"
@@ -44,14 +44,29 @@ namespace {
 
 std::string BuildUploadColumns(absl::string_view q) {
   auto c = [q](absl::string_view name) { return absl::StrCat(q, name); };
-  return absl::StrJoin(
-      {c("id::text"), c("namespace"), c("subject"), c("state"), c("bucket"), c("object_key"),
-       absl::StrCat("to_jsonb(", q, "content_types)::text"), c("min_size"), c("max_size"),
-       c("metadata::text"), c("callback_token_sha256"), c("request_id"), c("request_fingerprint"),
-       MicrosOf(c("create_time")), MicrosOf(c("update_time")), MicrosOf(c("expire_time")),
-       c("reported_bucket"), c("reported_key"), c("reported_size"), c("reported_content_type"),
-       c("reported_etag"), c("rejection_reason")},
-      ", ");
+  return absl::StrJoin({c("id::text"),
+                        c("namespace"),
+                        c("subject"),
+                        c("state"),
+                        c("bucket"),
+                        c("object_key"),
+                        absl::StrCat("to_jsonb(", q, "content_types)::text"),
+                        c("min_size"),
+                        c("max_size"),
+                        c("metadata::text"),
+                        c("callback_token_sha256"),
+                        c("request_id"),
+                        c("request_fingerprint"),
+                        MicrosOf(c("create_time")),
+                        MicrosOf(c("update_time")),
+                        MicrosOf(c("expire_time")),
+                        c("reported_bucket"),
+                        c("reported_key"),
+                        c("reported_size"),
+                        c("reported_content_type"),
+                        c("reported_etag"),
+                        c("rejection_reason")},
+                       ", ");
 }
 
 std::string TextOrEmpty(const pqxx::field& f) { return f.is_null() ? "" : f.as<std::string>(); }
@@ -139,7 +154,8 @@ domain::Upload UploadFromJson(const nlohmann::json& j) {
   u.content_types = j.at("content_types").get<std::vector<std::string>>();
   u.min_size = j.at("min_size").get<int64_t>();
   u.max_size = j.at("max_size").get<int64_t>();
-  for (const auto& [k, v] : j.at("metadata").items()) u.metadata.emplace_back(k, v.get<std::string>());
+  for (const auto& [k, v] : j.at("metadata").items())
+    u.metadata.emplace_back(k, v.get<std::string>());
   u.request_id = j.at("request_id").get<std::string>();
   u.create_time = FromMicros(j.at("create_time").get<int64_t>());
   u.update_time = FromMicros(j.at("update_time").get<int64_t>());

@@ -9,9 +9,7 @@
 namespace ossup::storage {
 namespace {
 
-bool IsConnectionFailure(const absl::Status& status) {
-  return absl::IsUnavailable(status);
-}
+bool IsConnectionFailure(const absl::Status& status) { return absl::IsUnavailable(status); }
 
 }  // namespace
 
@@ -83,7 +81,8 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Database::Connect() {
     return absl::OkStatus();
   });
   if (!status.ok()) {
-    return absl::UnavailableError(absl::StrCat("cannot connect to the database: ", status.message()));
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to the database: ", status.message()));
   }
   return conn;
 }

@@ -70,7 +70,8 @@ TEST_F(EventLogTest, SequencesAreGapFreeInCommitOrderUnderConcurrency) {
 TEST_F(EventLogTest, ReadEventsFiltersAndReportsScannedThrough) {
   Upload a1 = MustCreate("ns-a", "alice", t0_), b1 = MustCreate("ns-a", "bob", t0_),
          a2 = MustCreate("ns-a", "alice", t0_), other = MustCreate("ns-b", "alice", t0_);
-  for (const Upload* u : {&a1, &b1, &other, &a2}) ASSERT_TRUE(store_->Cancel(u->ns, u->id, t0_).ok());
+  for (const Upload* u : {&a1, &b1, &other, &a2})
+    ASSERT_TRUE(store_->Cancel(u->ns, u->id, t0_).ok());
 
   absl::StatusOr<EventPage> alice = store_->ReadEvents(0, 10, {.ns = "ns-a", .subject = "alice"});
   ASSERT_TRUE(alice.ok()) << alice.status();
@@ -80,7 +81,8 @@ TEST_F(EventLogTest, ReadEventsFiltersAndReportsScannedThrough) {
   EXPECT_EQ(alice->events[1].sequence, 4);
   EXPECT_EQ(alice->scanned_through, 4);
 
-  absl::StatusOr<EventPage> by_id = store_->ReadEvents(0, 10, {.ns = "ns-a", .upload_ids = {b1.id}});
+  absl::StatusOr<EventPage> by_id =
+      store_->ReadEvents(0, 10, {.ns = "ns-a", .upload_ids = {b1.id}});
   ASSERT_TRUE(by_id.ok());
   ASSERT_EQ(by_id->events.size(), 1u);
   EXPECT_EQ(by_id->events[0].sequence, 2);

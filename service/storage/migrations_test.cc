@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "pqxx/nontransaction"
+#include "pqxx/connection"
 #include "service/storage/database.h"
 #include "service/storage/storage_test_util.h"
 
@@ -24,15 +24,9 @@ class MigrationsTest : public ::testing::Test {
     });
   }
   int64_t Count(const std::string& sql) {
-    int64_t n = -1;
-    absl::Status s = RunGuarded([&] {
-      pqxx::connection conn(scratch_->dsn());
-      pqxx::nontransaction tx(conn);
-      n = tx.exec1(sql)[0].as<int64_t>();
-      return absl::OkStatus();
-    });
-    EXPECT_TRUE(s.ok()) << s;
-    return n;
+    absl::StatusOr<pqxx::result> r = testing::QueryOnce(scratch_->dsn(), sql);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? (*r)[0][0].as<int64_t>() : -1;
   }
   std::unique_ptr<testing::ScratchDatabase> scratch_;
 };

@@ -24,29 +24,34 @@ std::string WithDatabase(const std::string& uri, const std::string& name) {
 
 }  // namespace
 
+absl::StatusOr<pqxx::result> QueryOnce(const std::string& dsn, const std::string& sql) {
+  pqxx::result result;
+  absl::Status status = RunGuarded([&] {
+    pqxx::connection conn(dsn);
+    pqxx::nontransaction tx(conn);
+    result = tx.exec(sql);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return result;
+}
+
 std::unique_ptr<ScratchDatabase> ScratchDatabase::Create() {
   const char* url = std::getenv("DATABASE_URL");
   if (url == nullptr || *url == '\0') return nullptr;
   absl::BitGen gen;
   const std::string name = absl::StrFormat("ossup_test_%016x", absl::Uniform<uint64_t>(gen));
-  absl::Status status = RunGuarded([&] {
-    pqxx::connection conn(url);
-    pqxx::nontransaction tx(conn);
-    tx.exec(absl::StrCat("CREATE DATABASE ", name, " TEMPLATE template0"));
-    return absl::OkStatus();
-  });
+  absl::Status status =
+      QueryOnce(url, absl::StrCat("CREATE DATABASE ", name, " TEMPLATE template0")).status();
   EXPECT_TRUE(status.ok()) << status;
   if (!status.ok()) return nullptr;
   return std::unique_ptr<ScratchDatabase>(new ScratchDatabase(url, name, WithDatabase(url, name)));
 }
 
 ScratchDatabase::~ScratchDatabase() {
-  absl::Status status = RunGuarded([&] {
-    pqxx::connection conn(admin_dsn_);
-    pqxx::nontransaction tx(conn);
-    tx.exec(absl::StrCat("DROP DATABASE IF EXISTS ", name_, " WITH (FORCE)"));
-    return absl::OkStatus();
-  });
+  absl::Status status =
+      QueryOnce(admin_dsn_, absl::StrCat("DROP DATABASE IF EXISTS ", name_, " WITH (FORCE)"))
+          .status();
   EXPECT_TRUE(status.ok()) << status;
 }
 

@@ -4,9 +4,11 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "pqxx/result"
 #include "service/domain/upload.h"
 #include "service/storage/database.h"
 #include "service/storage/upload_store.h"
@@ -27,6 +29,9 @@ class ScratchDatabase {
       : admin_dsn_(std::move(admin_dsn)), name_(std::move(name)), dsn_(std::move(dsn)) {}
   std::string admin_dsn_, name_, dsn_;
 };
+
+// Runs one statement on a new connection to `dsn`.
+absl::StatusOr<pqxx::result> QueryOnce(const std::string& dsn, const std::string& sql);
 
 std::string RandomUuid();
 

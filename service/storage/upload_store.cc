@@ -73,7 +73,8 @@ absl::StatusOr<int64_t> AppendEvents(pqxx::work& txn, const std::vector<PendingE
           "           (sequence, namespace, upload_id, type, event_time, upload)"
           "         SELECT head.last_sequence - $1 + e.ord, e.ev->>'ns', (e.ev->>'id')::uuid,"
           "                (e.ev->>'type')::smallint,"
-          "                timestamptz 'epoch' + (e.ev->>'time')::bigint * interval '1 microsecond',"
+          "                timestamptz 'epoch' + (e.ev->>'time')::bigint * interval '1 "
+          "microsecond',"
           "                e.ev->'upload'"
           "         FROM head, jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(ev, ord))"
           " SELECT last_sequence - $1 + 1 FROM head"),
@@ -104,7 +105,8 @@ std::string FilterFingerprint(absl::string_view ns, const ListFilter& f) {
 }
 
 std::string EncodePageToken(const PageToken& t, absl::string_view filter_fingerprint) {
-  nlohmann::json j = {{"v", 1}, {"t", t.create_time_micros}, {"id", t.id}, {"f", filter_fingerprint}};
+  nlohmann::json j = {
+      {"v", 1}, {"t", t.create_time_micros}, {"id", t.id}, {"f", filter_fingerprint}};
   return absl::WebSafeBase64Escape(j.dump());
 }
 
@@ -151,11 +153,12 @@ absl::StatusOr<TransitionResult> CorrelateCallback(pqxx::work& txn, const Callba
                                                    std::vector<PendingEvent>& events,
                                                    int& event_index) {
   event_index = -1;
-  const absl::Status not_found = absl::NotFoundError(absl::StrCat("upload ", in.upload_id, " not found"));
+  const absl::Status not_found =
+      absl::NotFoundError(absl::StrCat("upload ", in.upload_id, " not found"));
   if (!codec::IsCanonicalUuid(in.upload_id)) return not_found;
-  pqxx::result rows = txn.exec_params(
-      absl::StrCat("SELECT ", codec::UploadColumns(), " FROM uploads WHERE id = $1::uuid FOR UPDATE"),
-      in.upload_id);
+  pqxx::result rows = txn.exec_params(absl::StrCat("SELECT ", codec::UploadColumns(),
+                                                   " FROM uploads WHERE id = $1::uuid FOR UPDATE"),
+                                      in.upload_id);
   if (rows.empty()) return not_found;
   TransitionResult result;
   result.upload = codec::UploadFromRow(rows[0]);
@@ -227,9 +230,8 @@ absl::StatusOr<CreateResult> UploadStore::Create(const Upload& u) {
       codec::UploadColumns()));
   static const auto* const kById = new std::string(
       absl::StrCat("SELECT ", codec::UploadColumns(), " FROM uploads WHERE id = $1::uuid"));
-  static const auto* const kByRequestId = new std::string(
-      absl::StrCat("SELECT ", codec::UploadColumns(),
-                   " FROM uploads WHERE namespace = $1 AND request_id = $2"));
+  static const auto* const kByRequestId = new std::string(absl::StrCat(
+      "SELECT ", codec::UploadColumns(), " FROM uploads WHERE namespace = $1 AND request_id = $2"));
 
   nlohmann::json metadata = nlohmann::json::object();
   for (const auto& [k, v] : u.metadata) metadata[k] = v;
@@ -239,46 +241,48 @@ absl::StatusOr<CreateResult> UploadStore::Create(const Upload& u) {
       u.request_fingerprint.empty() ? "" : codec::ByteaParam(u.request_fingerprint);
 
   absl::StatusOr<CreateResult> out = absl::InternalError("create: not run");
-  absl::Status status = db_->WithConnection([&](pqxx::connection& conn) -> absl::Status {
-    // Two attempts: the conflicting row could only vanish if it was deleted in between.
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      pqxx::nontransaction tx(conn);  // autocommit: one statement, one commit
-      pqxx::result inserted;
-      try {
-        inserted = tx.exec_params(
-            *kInsert, u.id, u.ns, u.subject, static_cast<int>(u.state), u.bucket, u.object_key,
-            content_types, u.min_size, u.max_size, metadata.dump(), token,
-            NullIfEmpty(u.request_id), NullIfEmpty(fingerprint), codec::ToMicros(u.create_time),
-            codec::ToMicros(u.update_time), codec::ToMicros(u.expire_time));
-      } catch (const pqxx::unique_violation&) {  // the primary key (request_id has ON CONFLICT)
-        // Our own earlier attempt may have committed before its connection broke: the random
-        // callback token hash identifies it.
-        pqxx::result same = tx.exec_params(*kById, u.id);
-        if (!same.empty()) {
-          Upload found = codec::UploadFromRow(same[0]);
-          if (found.ns == u.ns && found.callback_token_sha256 == u.callback_token_sha256) {
-            out = CreateResult{std::move(found), true};
+  absl::Status status = db_->WithConnection(
+      [&](pqxx::connection& conn) -> absl::Status {
+        // Two attempts: the conflicting row could only vanish if it was deleted in between.
+        for (int attempt = 0; attempt < 2; ++attempt) {
+          pqxx::nontransaction tx(conn);  // autocommit: one statement, one commit
+          pqxx::result inserted;
+          try {
+            inserted = tx.exec_params(
+                *kInsert, u.id, u.ns, u.subject, static_cast<int>(u.state), u.bucket, u.object_key,
+                content_types, u.min_size, u.max_size, metadata.dump(), token,
+                NullIfEmpty(u.request_id), NullIfEmpty(fingerprint), codec::ToMicros(u.create_time),
+                codec::ToMicros(u.update_time), codec::ToMicros(u.expire_time));
+          } catch (const pqxx::unique_violation&) {  // the primary key (request_id has ON CONFLICT)
+            // Our own earlier attempt may have committed before its connection broke: the random
+            // callback token hash identifies it.
+            pqxx::result same = tx.exec_params(*kById, u.id);
+            if (!same.empty()) {
+              Upload found = codec::UploadFromRow(same[0]);
+              if (found.ns == u.ns && found.callback_token_sha256 == u.callback_token_sha256) {
+                out = CreateResult{std::move(found), true};
+                return absl::OkStatus();
+              }
+            }
+            return absl::AlreadyExistsError(absl::StrCat("upload ", u.id, " already exists"));
+          }
+          if (!inserted.empty()) {
+            out = CreateResult{codec::UploadFromRow(inserted[0]), true};
             return absl::OkStatus();
           }
+          pqxx::result existing = tx.exec_params(*kByRequestId, u.ns, u.request_id);
+          if (existing.empty()) continue;
+          Upload found = codec::UploadFromRow(existing[0]);
+          if (found.request_fingerprint != u.request_fingerprint) {
+            return absl::AlreadyExistsError("request_id already used with a different request");
+          }
+          out = CreateResult{std::move(found), false};
+          return absl::OkStatus();
         }
-        return absl::AlreadyExistsError(absl::StrCat("upload ", u.id, " already exists"));
-      }
-      if (!inserted.empty()) {
-        out = CreateResult{codec::UploadFromRow(inserted[0]), true};
-        return absl::OkStatus();
-      }
-      pqxx::result existing = tx.exec_params(*kByRequestId, u.ns, u.request_id);
-      if (existing.empty()) continue;
-      Upload found = codec::UploadFromRow(existing[0]);
-      if (found.request_fingerprint != u.request_fingerprint) {
-        return absl::AlreadyExistsError("request_id already used with a different request");
-      }
-      out = CreateResult{std::move(found), false};
-      return absl::OkStatus();
-    }
-    return absl::AbortedError("create: conflicting request_id row disappeared; retry");
-    // Retrying after a broken connection is safe: see the primary key conflict above.
-  }, Database::OnBroken::kRetryOnce);
+        return absl::AbortedError("create: conflicting request_id row disappeared; retry");
+        // Retrying after a broken connection is safe: see the primary key conflict above.
+      },
+      Database::OnBroken::kRetryOnce);
   if (!status.ok()) return status;
   return out;
 }
@@ -289,12 +293,14 @@ absl::StatusOr<Upload> UploadStore::Get(absl::string_view ns, absl::string_view 
   static const auto* const kSql = new std::string(absl::StrCat(
       "SELECT ", codec::UploadColumns(), " FROM uploads WHERE id = $1::uuid AND namespace = $2"));
   std::optional<Upload> found;
-  OSSUP_RETURN_IF_ERROR(db_->WithConnection([&](pqxx::connection& conn) {
-    pqxx::nontransaction tx(conn);
-    pqxx::result r = tx.exec_params(*kSql, std::string(id), std::string(ns));
-    if (!r.empty()) found = codec::UploadFromRow(r[0]);
-    return absl::OkStatus();
-  }, Database::OnBroken::kRetryOnce));
+  OSSUP_RETURN_IF_ERROR(db_->WithConnection(
+      [&](pqxx::connection& conn) {
+        pqxx::nontransaction tx(conn);
+        pqxx::result r = tx.exec_params(*kSql, std::string(id), std::string(ns));
+        if (!r.empty()) found = codec::UploadFromRow(r[0]);
+        return absl::OkStatus();
+      },
+      Database::OnBroken::kRetryOnce));
   if (!found.has_value()) return not_found;
   return *std::move(found);
 }
@@ -309,14 +315,14 @@ absl::StatusOr<ListResult> UploadStore::List(absl::string_view ns, const ListFil
   if (!page_token.empty()) {
     OSSUP_ASSIGN_OR_RETURN(after, DecodePageToken(page_token, fingerprint));
   }
-  static const auto* const kSql = new std::string(absl::StrCat(
-      "SELECT ", codec::UploadColumns(), " FROM uploads WHERE namespace = $1",
-      " AND ($2::text IS NULL OR subject = $2)",
-      " AND ($3::smallint[] IS NULL OR state = ANY($3::smallint[]))",
-      " AND ($4::bigint IS NULL OR create_time >= ", codec::TimestampParam(4), ")",
-      " AND ($5::bigint IS NULL OR create_time < ", codec::TimestampParam(5), ")",
-      " AND ($6::bigint IS NULL OR (create_time, id) < (", codec::TimestampParam(6), ", $7::uuid))",
-      " ORDER BY create_time DESC, id DESC LIMIT $8"));
+  static const auto* const kSql = new std::string(
+      absl::StrCat("SELECT ", codec::UploadColumns(), " FROM uploads WHERE namespace = $1",
+                   " AND ($2::text IS NULL OR subject = $2)",
+                   " AND ($3::smallint[] IS NULL OR state = ANY($3::smallint[]))",
+                   " AND ($4::bigint IS NULL OR create_time >= ", codec::TimestampParam(4), ")",
+                   " AND ($5::bigint IS NULL OR create_time < ", codec::TimestampParam(5), ")",
+                   " AND ($6::bigint IS NULL OR (create_time, id) < (", codec::TimestampParam(6),
+                   ", $7::uuid))", " ORDER BY create_time DESC, id DESC LIMIT $8"));
 
   std::string states;
   if (!filter.states.empty()) {
@@ -348,10 +354,9 @@ absl::StatusOr<ListResult> UploadStore::List(absl::string_view ns, const ListFil
     // One snapshot for the page and the log head: the page reflects exactly the events up to
     // event_sequence (sequences are assigned in commit order).
     txn.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-    pqxx::result rows = txn.exec_params(*kSql, std::string(ns), NullIfEmpty(subject),
-                                        NullIfEmpty(states), cstr(after_s), cstr(before_s),
-                                        cstr(key_t), after ? after->id.c_str() : nullptr,
-                                        page_size + 1);
+    pqxx::result rows = txn.exec_params(
+        *kSql, std::string(ns), NullIfEmpty(subject), NullIfEmpty(states), cstr(after_s),
+        cstr(before_s), cstr(key_t), after ? after->id.c_str() : nullptr, page_size + 1);
     for (const auto& row : rows) out.uploads.push_back(codec::UploadFromRow(row));
     out.event_sequence = txn.exec("SELECT last_sequence FROM event_log_head")[0][0].as<int64_t>();
     return absl::OkStatus();
@@ -359,7 +364,8 @@ absl::StatusOr<ListResult> UploadStore::List(absl::string_view ns, const ListFil
   if (static_cast<int>(out.uploads.size()) > page_size) {
     out.uploads.resize(page_size);
     const Upload& last = out.uploads.back();
-    out.next_page_token = EncodePageToken({codec::ToMicros(last.create_time), last.id}, fingerprint);
+    out.next_page_token =
+        EncodePageToken({codec::ToMicros(last.create_time), last.id}, fingerprint);
   }
   return out;
 }
@@ -373,16 +379,17 @@ absl::StatusOr<TransitionResult> UploadStore::CancelInTransaction(pqxx::work& tx
       " WHERE id = $1::uuid AND namespace = $2 AND state = 1 RETURNING ", codec::UploadColumns()));
   const absl::Status not_found = absl::NotFoundError(absl::StrCat("upload ", id, " not found"));
   if (!codec::IsCanonicalUuid(id)) return not_found;
-  pqxx::result rows = txn.exec_params(*kCancel, std::string(id), std::string(ns), codec::ToMicros(now));
+  pqxx::result rows =
+      txn.exec_params(*kCancel, std::string(id), std::string(ns), codec::ToMicros(now));
   if (rows.empty()) {
-    pqxx::result current = txn.exec_params(
-        "SELECT state FROM uploads WHERE id = $1::uuid AND namespace = $2", std::string(id),
-        std::string(ns));
+    pqxx::result current =
+        txn.exec_params("SELECT state FROM uploads WHERE id = $1::uuid AND namespace = $2",
+                        std::string(id), std::string(ns));
     if (current.empty()) return not_found;
-    return absl::FailedPreconditionError(absl::StrCat(
-        "upload ", id, " is ",
-        domain::UploadStateName(static_cast<UploadState>(current[0][0].as<int>())),
-        "; only PENDING uploads can be cancelled"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("upload ", id, " is ",
+                     domain::UploadStateName(static_cast<UploadState>(current[0][0].as<int>())),
+                     "; only PENDING uploads can be cancelled"));
   }
   TransitionResult result;
   result.upload = codec::UploadFromRow(rows[0]);
@@ -449,8 +456,8 @@ absl::StatusOr<int> UploadStore::ExpireDue(absl::Time now, int limit) {
   int expired = 0;
   OSSUP_RETURN_IF_ERROR(db_->WithTransaction([&](pqxx::work& txn) -> absl::Status {
     std::vector<PendingEvent> events;
-    pqxx::result rows = txn.exec_params(*kSql, codec::ToMicros(now - options_.expiry_grace),
-                                        limit, codec::ToMicros(now));
+    pqxx::result rows = txn.exec_params(*kSql, codec::ToMicros(now - options_.expiry_grace), limit,
+                                        codec::ToMicros(now));
     for (const auto& row : rows) {
       events.push_back({EventType::kExpired, codec::UploadFromRow(row), now});
     }
@@ -509,39 +516,39 @@ absl::StatusOr<EventPage> UploadStore::ReadEvents(int64_t after_sequence, int li
       page.events.push_back(std::move(e));
     }
     page.scanned_through = static_cast<int>(rows.size()) == limit ? page.events.back().sequence
-                                                                   : std::max(head, after_sequence);
+                                                                  : std::max(head, after_sequence);
     return absl::OkStatus();
   }));
   return page;
 }
 
+absl::StatusOr<int64_t> UploadStore::ReadInt64(const char* sql) {
+  int64_t value = 0;
+  OSSUP_RETURN_IF_ERROR(db_->WithConnection(
+      [&](pqxx::connection& conn) {
+        pqxx::nontransaction tx(conn);
+        value = tx.exec1(sql)[0].as<int64_t>();
+        return absl::OkStatus();
+      },
+      Database::OnBroken::kRetryOnce));
+  return value;
+}
+
 absl::StatusOr<int64_t> UploadStore::LastSequence() {
-  int64_t last = 0;
-  OSSUP_RETURN_IF_ERROR(db_->WithConnection([&](pqxx::connection& conn) {
-    pqxx::nontransaction tx(conn);
-    last = tx.exec1("SELECT last_sequence FROM event_log_head")[0].as<int64_t>();
-    return absl::OkStatus();
-  }, Database::OnBroken::kRetryOnce));
-  return last;
+  return ReadInt64("SELECT last_sequence FROM event_log_head");
 }
 
 absl::StatusOr<int64_t> UploadStore::OldestRetainedSequence() {
-  int64_t purged = 0;
-  OSSUP_RETURN_IF_ERROR(db_->WithConnection([&](pqxx::connection& conn) {
-    pqxx::nontransaction tx(conn);
-    purged = tx.exec1("SELECT purged_through FROM event_log_retention")[0].as<int64_t>();
-    return absl::OkStatus();
-  }, Database::OnBroken::kRetryOnce));
-  return purged + 1;
+  return ReadInt64("SELECT purged_through + 1 FROM event_log_retention");
 }
 
 absl::StatusOr<int64_t> UploadStore::PurgeEventsBefore(absl::Time before) {
   // Deletes a prefix of the log (never a hole): everything before the first event at or after
   // `before`, or the whole log committed so far if there is none.
-  static const auto* const kThrough = new std::string(absl::StrCat(
-      "SELECT coalesce((SELECT sequence FROM upload_events WHERE event_time >= ",
-      codec::TimestampParam(1), " ORDER BY sequence LIMIT 1),",
-      " (SELECT last_sequence FROM event_log_head) + 1) - 1"));
+  static const auto* const kThrough = new std::string(
+      absl::StrCat("SELECT coalesce((SELECT sequence FROM upload_events WHERE event_time >= ",
+                   codec::TimestampParam(1), " ORDER BY sequence LIMIT 1),",
+                   " (SELECT last_sequence FROM event_log_head) + 1) - 1"));
   int64_t deleted = 0;
   OSSUP_RETURN_IF_ERROR(db_->WithTransaction([&](pqxx::work& txn) -> absl::Status {
     // Serializes purgers; writers never touch this row.

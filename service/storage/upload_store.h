@@ -24,9 +24,9 @@ struct CreateResult {
 };
 
 struct ListFilter {
-  std::string subject;                     // empty = any
-  std::vector<domain::UploadState> states;  // empty = any
-  absl::Time create_time_after = absl::InfinitePast();    // inclusive
+  std::string subject;                                     // empty = any
+  std::vector<domain::UploadState> states;                 // empty = any
+  absl::Time create_time_after = absl::InfinitePast();     // inclusive
   absl::Time create_time_before = absl::InfiniteFuture();  // exclusive
 };
 
@@ -40,9 +40,9 @@ struct ListResult {
 
 // The outcome of a state change attempt.
 struct TransitionResult {
-  domain::Upload upload;        // after the change (or unchanged)
+  domain::Upload upload;  // after the change (or unchanged)
   bool event_written = false;
-  int64_t sequence = 0;          // of the event, if written
+  int64_t sequence = 0;  // of the event, if written
   std::optional<domain::EventType> event_type;
 };
 
@@ -142,6 +142,8 @@ class UploadStore {
   absl::StatusOr<TransitionResult> CancelInTransaction(pqxx::work& txn, absl::string_view ns,
                                                        absl::string_view id, absl::Time now);
   void EventsCommitted();
+  // Runs a one-row, one-column bigint query in autocommit.
+  absl::StatusOr<int64_t> ReadInt64(const char* sql);
 
   Database* const db_;
   const UploadStoreOptions options_;

@@ -7,7 +7,6 @@
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "pqxx/nontransaction"
 #include "service/storage/storage_test_util.h"
 
 namespace ossup::storage {
@@ -32,11 +31,7 @@ class UploadStoreTest : public testing::StoreTest {
     return page.ok() ? page->events : std::vector<domain::UploadEvent>{};
   }
   void Exec(const std::string& sql) {
-    absl::Status s = db_->WithConnection([&](pqxx::connection& conn) {
-      pqxx::nontransaction tx(conn);
-      tx.exec(sql);
-      return absl::OkStatus();
-    });
+    absl::Status s = testing::QueryOnce(scratch_->dsn(), sql).status();
     ASSERT_TRUE(s.ok()) << s;
   }
   static ObjectInfo ObjectOf(const Upload& u, int64_t size = 1234) {
@@ -325,8 +320,7 @@ TEST_F(UploadStoreTest, LateCallbackOnCancelledAndExpiredRecordsTheObject) {
         store_->ApplyCallback(CallbackFor(*u), AcceptAll, t0_ + absl::Minutes(1));
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->event_type, EventType::kLateCallback);
-    EXPECT_EQ(r->upload.state,
-              u == &cancelled ? UploadState::kCancelled : UploadState::kExpired);
+    EXPECT_EQ(r->upload.state, u == &cancelled ? UploadState::kCancelled : UploadState::kExpired);
     EXPECT_EQ(r->upload.object, ObjectOf(*u));
     // OSS retrying the same late callback adds nothing.
     absl::StatusOr<TransitionResult> dup =
@@ -395,15 +389,9 @@ TEST_F(UploadStoreTest, ExpireDueHonorsGraceAndRunsConcurrently) {
 TEST_F(UploadStoreTest, RecoversFromTerminatedConnections) {
   Upload u = MustCreate("ns-a", "s", t0_);
   auto terminate_pool = [&] {
-    absl::Status s = RunGuarded([&] {
-      pqxx::connection admin(scratch_->dsn());
-      pqxx::nontransaction tx(admin);
-      tx.exec(
-          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-          " WHERE datname = current_database() AND pid <> pg_backend_pid()");
-      return absl::OkStatus();
-    });
-    ASSERT_TRUE(s.ok()) << s;
+    Exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()");
   };
   terminate_pool();
   EXPECT_TRUE(store_->Get("ns-a", u.id).ok());
