@@ -1,7 +1,8 @@
 #include "service/storage/upload_store.h"
 
 #include <algorithm>
-#include <numeric>
+#include <map>
+#include <set>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -25,6 +26,17 @@ using domain::UploadState;
 
 constexpr int kMaxPageSize = 1000;
 constexpr int16_t kPending = static_cast<int16_t>(UploadState::kPending);
+
+// Runs a statement of the hot paths as a prepared statement of its connection (registered on
+// first use; prepare() is a no-op for a name already registered with the same text). The hot
+// statements have no optional filters, so the generic plan PostgreSQL may switch to is fine;
+// listing and event reads keep unnamed statements, which are planned for their actual values.
+template <typename... Args>
+pqxx::result ExecPrepared(pqxx::transaction_base& tx, const char* name, const std::string& sql,
+                          Args&&... args) {
+  tx.conn().prepare(name, sql);
+  return tx.exec_prepared(name, std::forward<Args>(args)...);
+}
 
 // An event about to be appended in the current transaction.
 struct PendingEvent {
@@ -65,21 +77,19 @@ absl::StatusOr<int64_t> AppendEvents(pqxx::work& txn, const std::vector<PendingE
                      {"upload", codec::UploadToJson(e.upload)}});
   }
   const int64_t k = static_cast<int64_t>(events.size());
-  pqxx::row first = txn.exec_params1(
-      absl::StrCat(
-          "WITH head AS (UPDATE event_log_head SET last_sequence = last_sequence + $1 WHERE id = 1"
-          "              RETURNING last_sequence),"
-          " ins AS (INSERT INTO upload_events"
-          "           (sequence, namespace, upload_id, type, event_time, upload)"
-          "         SELECT head.last_sequence - $1 + e.ord, e.ev->>'ns', (e.ev->>'id')::uuid,"
-          "                (e.ev->>'type')::smallint,"
-          "                timestamptz 'epoch' + (e.ev->>'time')::bigint * interval '1 "
-          "microsecond',"
-          "                e.ev->'upload'"
-          "         FROM head, jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(ev, ord))"
-          " SELECT last_sequence - $1 + 1 FROM head"),
-      k, batch.dump());
-  return first[0].as<int64_t>();
+  static const auto* const kAppend = new std::string(
+      "WITH head AS (UPDATE event_log_head SET last_sequence = last_sequence + $1 WHERE id = 1"
+      "              RETURNING last_sequence),"
+      " ins AS (INSERT INTO upload_events"
+      "           (sequence, namespace, upload_id, type, event_time, upload)"
+      "         SELECT head.last_sequence - $1 + e.ord, e.ev->>'ns', (e.ev->>'id')::uuid,"
+      "                (e.ev->>'type')::smallint,"
+      "                timestamptz 'epoch' + (e.ev->>'time')::bigint * interval '1 microsecond',"
+      "                e.ev->'upload'"
+      "         FROM head, jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(ev, ord))"
+      " SELECT last_sequence - $1 + 1 FROM head");
+  pqxx::result first = ExecPrepared(txn, "ossup_append_events", *kAppend, k, batch.dump());
+  return first[0][0].as<int64_t>();
 }
 
 // A page token: where the previous page ended, bound to the listing it came from.
@@ -137,68 +147,56 @@ bool SameObject(const ObjectInfo& a, const ObjectInfo& b) {
   return a.bucket == b.bucket && a.key == b.key && a.etag == b.etag && a.size == b.size;
 }
 
-const std::string& UpdateCallbackSql() {
-  static const auto* const kSql = new std::string(absl::StrCat(
-      "UPDATE uploads SET state = $2, reported_bucket = $3, reported_key = $4,"
-      " reported_size = $5, reported_content_type = $6, reported_etag = $7,"
-      " rejection_reason = $8, update_time = ",
-      codec::TimestampParam(9), " WHERE id = $1::uuid RETURNING ", codec::UploadColumns()));
-  return *kSql;
-}
-
-// The correlation step for one callback, with the row locked. Appends the event to `events` (and
-// returns its index in `event_index`) when one is due.
-absl::StatusOr<TransitionResult> CorrelateCallback(pqxx::work& txn, const CallbackInput& in,
+// The correlation step for one callback against the locked row `upload` (updated in place when
+// the row changes; `row_changed` is then set). Appends the event to `events` (its index in
+// `event_index`) when one is due.
+absl::StatusOr<TransitionResult> CorrelateCallback(Upload& upload, const CallbackInput& in,
                                                    const CallbackCheck& check, absl::Time now,
                                                    std::vector<PendingEvent>& events,
-                                                   int& event_index) {
+                                                   int& event_index, bool& row_changed) {
   event_index = -1;
-  const absl::Status not_found =
-      absl::NotFoundError(absl::StrCat("upload ", in.upload_id, " not found"));
-  if (!codec::IsCanonicalUuid(in.upload_id)) return not_found;
-  pqxx::result rows = txn.exec_params(absl::StrCat("SELECT ", codec::UploadColumns(),
-                                                   " FROM uploads WHERE id = $1::uuid FOR UPDATE"),
-                                      in.upload_id);
-  if (rows.empty()) return not_found;
-  TransitionResult result;
-  result.upload = codec::UploadFromRow(rows[0]);
-  Upload& upload = result.upload;
   if (!protocol::ConstantTimeEquals(upload.callback_token_sha256, in.callback_token_sha256)) {
     return absl::PermissionDeniedError("callback token does not match the upload");
   }
-
-  UploadState new_state = upload.state;
-  std::string rejection = upload.rejection_reason;
+  TransitionResult result;
   EventType type = EventType::kLateCallback;
   if (upload.state == UploadState::kPending) {
     std::optional<std::string> verdict = check ? check(upload, in.object) : std::nullopt;
-    new_state = verdict.has_value() ? UploadState::kRejected : UploadState::kCompleted;
     type = verdict.has_value() ? EventType::kRejected : EventType::kCompleted;
-    rejection = verdict.value_or("");
+    upload.state = verdict.has_value() ? UploadState::kRejected : UploadState::kCompleted;
+    upload.rejection_reason = verdict.value_or("");
   } else if (upload.object.has_value() && SameObject(*upload.object, in.object)) {
+    result.upload = upload;
     return result;  // a duplicate (retried) callback: already recorded, no new event
   }
 
-  if (upload.state == UploadState::kCompleted || upload.state == UploadState::kRejected) {
-    // A different object on a final upload: the row keeps the object it was decided on; the
-    // LATE_CALLBACK event carries the newly reported one.
-    Upload snapshot = upload;
-    snapshot.object = in.object;
-    snapshot.update_time = now;
-    events.push_back({type, std::move(snapshot), now});
-  } else {
-    // PENDING (decided now), or EXPIRED/CANCELLED (late: record the object, keep the state).
-    const ObjectInfo& o = in.object;
-    pqxx::row row = txn.exec_params1(UpdateCallbackSql(), in.upload_id, static_cast<int>(new_state),
-                                     o.bucket, o.key, o.size, o.content_type, o.etag,
-                                     NullIfEmpty(rejection), codec::ToMicros(now));
-    upload = codec::UploadFromRow(row);
-    events.push_back({type, upload, now});
+  Upload snapshot = upload;
+  snapshot.object = in.object;
+  snapshot.update_time = now;
+  // A different object on a COMPLETED/REJECTED upload: the row keeps the object it was decided
+  // on, and only the LATE_CALLBACK event carries the newly reported one. Otherwise (PENDING
+  // decided now, or a late callback on EXPIRED/CANCELLED) the row records the object.
+  const bool keeps_decided_object =
+      type == EventType::kLateCallback &&
+      (upload.state == UploadState::kCompleted || upload.state == UploadState::kRejected);
+  if (!keeps_decided_object) {
+    upload = snapshot;
+    row_changed = true;
   }
+  result.upload = upload;
+  events.push_back({type, std::move(snapshot), now});
   event_index = static_cast<int>(events.size()) - 1;
   result.event_written = true;
   result.event_type = type;
   return result;
+}
+
+// The upload as the INSERT stores it: times have microsecond precision.
+Upload AsStored(Upload u) {
+  for (absl::Time* t : {&u.create_time, &u.update_time, &u.expire_time}) {
+    *t = codec::FromMicros(codec::ToMicros(*t));
+  }
+  return u;
 }
 
 }  // namespace
@@ -226,8 +224,7 @@ absl::StatusOr<CreateResult> UploadStore::Create(const Upload& u) {
       codec::TimestampParam(14), ", ", codec::TimestampParam(15), ", ", codec::TimestampParam(16),
       ")"
       " ON CONFLICT (namespace, request_id) WHERE request_id IS NOT NULL DO NOTHING"
-      " RETURNING ",
-      codec::UploadColumns()));
+      " RETURNING 1"));
   static const auto* const kById = new std::string(
       absl::StrCat("SELECT ", codec::UploadColumns(), " FROM uploads WHERE id = $1::uuid"));
   static const auto* const kByRequestId = new std::string(absl::StrCat(
@@ -248,11 +245,12 @@ absl::StatusOr<CreateResult> UploadStore::Create(const Upload& u) {
           pqxx::nontransaction tx(conn);  // autocommit: one statement, one commit
           pqxx::result inserted;
           try {
-            inserted = tx.exec_params(
-                *kInsert, u.id, u.ns, u.subject, static_cast<int>(u.state), u.bucket, u.object_key,
-                content_types, u.min_size, u.max_size, metadata.dump(), token,
-                NullIfEmpty(u.request_id), NullIfEmpty(fingerprint), codec::ToMicros(u.create_time),
-                codec::ToMicros(u.update_time), codec::ToMicros(u.expire_time));
+            inserted = ExecPrepared(tx, "ossup_create_upload", *kInsert, u.id, u.ns, u.subject,
+                                    static_cast<int>(u.state), u.bucket, u.object_key,
+                                    content_types, u.min_size, u.max_size, metadata.dump(), token,
+                                    NullIfEmpty(u.request_id), NullIfEmpty(fingerprint),
+                                    codec::ToMicros(u.create_time), codec::ToMicros(u.update_time),
+                                    codec::ToMicros(u.expire_time));
           } catch (const pqxx::unique_violation&) {  // the primary key (request_id has ON CONFLICT)
             // Our own earlier attempt may have committed before its connection broke: the random
             // callback token hash identifies it.
@@ -267,7 +265,7 @@ absl::StatusOr<CreateResult> UploadStore::Create(const Upload& u) {
             return absl::AlreadyExistsError(absl::StrCat("upload ", u.id, " already exists"));
           }
           if (!inserted.empty()) {
-            out = CreateResult{codec::UploadFromRow(inserted[0]), true};
+            out = CreateResult{AsStored(u), true};
             return absl::OkStatus();
           }
           pqxx::result existing = tx.exec_params(*kByRequestId, u.ns, u.request_id);
@@ -379,8 +377,8 @@ absl::StatusOr<TransitionResult> UploadStore::CancelInTransaction(pqxx::work& tx
       " WHERE id = $1::uuid AND namespace = $2 AND state = 1 RETURNING ", codec::UploadColumns()));
   const absl::Status not_found = absl::NotFoundError(absl::StrCat("upload ", id, " not found"));
   if (!codec::IsCanonicalUuid(id)) return not_found;
-  pqxx::result rows =
-      txn.exec_params(*kCancel, std::string(id), std::string(ns), codec::ToMicros(now));
+  pqxx::result rows = ExecPrepared(txn, "ossup_cancel", *kCancel, std::string(id), std::string(ns),
+                                   codec::ToMicros(now));
   if (rows.empty()) {
     pqxx::result current =
         txn.exec_params("SELECT state FROM uploads WHERE id = $1::uuid AND namespace = $2",
@@ -420,20 +418,65 @@ absl::StatusOr<TransitionResult> UploadStore::ApplyCallback(const CallbackInput&
 
 absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>> UploadStore::ApplyCallbacks(
     absl::Span<const CallbackInput> inputs, const CallbackCheck& check, absl::Time now) {
-  // Lock rows in id order so concurrent batches cannot deadlock.
-  std::vector<size_t> order(inputs.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return inputs[a].upload_id < inputs[b].upload_id; });
+  // Set-based, so a batch costs the same few statements as one callback: lock all rows (in id
+  // order, so concurrent batches cannot deadlock), decide in memory in input order, write the
+  // changed rows in one UPDATE, append the events.
+  static const auto* const kLock = new std::string(
+      absl::StrCat("SELECT ", codec::UploadColumns(),
+                   " FROM uploads WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE"));
+  static const auto* const kUpdate = new std::string(absl::StrCat(
+      "UPDATE uploads u SET state = (v->>'state')::smallint, reported_bucket = v->>'bucket',"
+      " reported_key = v->>'key', reported_size = (v->>'size')::bigint,"
+      " reported_content_type = v->>'content_type', reported_etag = v->>'etag',"
+      " rejection_reason = NULLIF(v->>'rejection_reason', ''), update_time = ",
+      codec::TimestampParam(2),
+      " FROM jsonb_array_elements($1::jsonb) AS v WHERE u.id = (v->>'id')::uuid"));
+  now = codec::FromMicros(codec::ToMicros(now));  // as stored, so snapshots match the rows
+
+  std::vector<std::string> ids;
+  for (const CallbackInput& in : inputs) {
+    if (codec::IsCanonicalUuid(in.upload_id)) ids.push_back(in.upload_id);
+  }
+  const std::string id_array = absl::StrCat("{", absl::StrJoin(ids, ","), "}");
 
   std::vector<absl::StatusOr<TransitionResult>> results;
   bool wrote_events = false;
   OSSUP_RETURN_IF_ERROR(db_->WithTransaction([&](pqxx::work& txn) -> absl::Status {
-    results.assign(inputs.size(), absl::InternalError("callback: not processed"));
+    results.clear();
+    std::map<std::string, Upload> rows;
+    for (const auto& row : ExecPrepared(txn, "ossup_lock_for_callbacks", *kLock, id_array)) {
+      Upload u = codec::UploadFromRow(row);
+      rows.emplace(u.id, std::move(u));
+    }
     std::vector<PendingEvent> events;
     std::vector<int> event_of(inputs.size(), -1);
-    for (size_t i : order) {
-      results[i] = CorrelateCallback(txn, inputs[i], check, now, events, event_of[i]);
+    std::set<std::string> changed;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      auto it = rows.find(inputs[i].upload_id);
+      if (it == rows.end()) {
+        results.push_back(
+            absl::NotFoundError(absl::StrCat("upload ", inputs[i].upload_id, " not found")));
+        continue;
+      }
+      bool row_changed = false;
+      results.push_back(
+          CorrelateCallback(it->second, inputs[i], check, now, events, event_of[i], row_changed));
+      if (row_changed) changed.insert(it->first);
+    }
+    if (!changed.empty()) {
+      nlohmann::json values = nlohmann::json::array();
+      for (const std::string& id : changed) {
+        const Upload& u = rows.at(id);
+        values.push_back({{"id", u.id},
+                          {"state", static_cast<int>(u.state)},
+                          {"bucket", u.object->bucket},
+                          {"key", u.object->key},
+                          {"size", u.object->size},
+                          {"content_type", u.object->content_type},
+                          {"etag", u.object->etag},
+                          {"rejection_reason", u.rejection_reason}});
+      }
+      ExecPrepared(txn, "ossup_record_callbacks", *kUpdate, values.dump(), codec::ToMicros(now));
     }
     OSSUP_ASSIGN_OR_RETURN(const int64_t first, AppendEvents(txn, events));
     for (size_t i = 0; i < inputs.size(); ++i) {

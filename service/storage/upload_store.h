@@ -116,8 +116,10 @@ class UploadStore {
                                                  const CallbackCheck& check, absl::Time now);
 
   // The same for several callbacks in ONE transaction with one event-counter update (group
-  // commit). Per-callback failures (NotFound, PermissionDenied) do not affect the others; a
-  // database failure fails all.
+  // commit; see CallbackBatcher), set-based: the statements per batch do not grow with its size.
+  // Callbacks are decided in input order (a repeated callback in the batch is a duplicate).
+  // Per-callback failures (NotFound, PermissionDenied) do not affect the others; a database
+  // failure fails all.
   absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>> ApplyCallbacks(
       absl::Span<const CallbackInput> inputs, const CallbackCheck& check, absl::Time now);
 
