@@ -1,0 +1,613 @@
+#include "service/storage/upload_store.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
+#include "pqxx/except"
+#include "pqxx/nontransaction"
+#include "pqxx/result"
+#include "service/common/status_macros.h"
+#include "service/protocol/crypto.h"
+#include "service/storage/codec.h"
+
+namespace ossup::storage {
+namespace {
+
+using domain::EventType;
+using domain::ObjectInfo;
+using domain::Upload;
+using domain::UploadState;
+
+constexpr int kMaxPageSize = 1000;
+constexpr int16_t kPending = static_cast<int16_t>(UploadState::kPending);
+
+// Runs a statement of the hot paths as a prepared statement of its connection (registered on
+// first use; prepare() is a no-op for a name already registered with the same text). The hot
+// statements have no optional filters, so the generic plan PostgreSQL may switch to is fine;
+// listing and event reads keep unnamed statements, which are planned for their actual values.
+template <typename... Args>
+pqxx::result ExecPrepared(pqxx::transaction_base& tx, const char* name, const std::string& sql,
+                          Args&&... args) {
+  tx.conn().prepare(name, sql);
+  return tx.exec_prepared(name, std::forward<Args>(args)...);
+}
+
+// An event about to be appended in the current transaction.
+struct PendingEvent {
+  EventType type;
+  Upload upload;  // snapshot after the change
+  absl::Time time;
+};
+
+// Appends `events` to the log with consecutive sequences and returns the first one.
+//
+// Why a counter row and not a sequence object (bigserial): nextval() hands out numbers at call
+// time, not at commit time. With two writers, T1 may take 41 and T2 42, and T2 may commit first;
+// a reader that sees 42 and moves its cursor to 42 never sees 41. Sequences from a sequence object
+// are also not gap-free (rollbacks burn numbers), so a reader cannot tell "not yet committed"
+// from "never will be".
+//
+// The counter row fixes both. Incrementing event_log_head takes the row lock, which is held until
+// the transaction ends, so a second writer blocks on it and (READ COMMITTED re-reads the updated
+// row) continues from the first writer's value only after that writer COMMITTED or rolled back.
+// Hence sequences are handed out in commit order, and a rollback also undoes its increment, so
+// they are gap-free. And since PostgreSQL makes a transaction visible before it releases its
+// locks, any snapshot that sees sequence n also sees every sequence below n: a reader of
+// `sequence > cursor ORDER BY sequence` never skips an event.
+//
+// The price: event-writing commits are serialized on that row from this statement until COMMIT
+// (including the WAL flush). That is why this is the LAST statement of every event-writing
+// transaction (the row work and its locks come first), why it is one statement (the counter
+// update and the event inserts in one round trip), and why a transaction can carry many events
+// (group commit amortizes the serialized section over a batch).
+absl::StatusOr<int64_t> AppendEvents(pqxx::work& txn, const std::vector<PendingEvent>& events) {
+  if (events.empty()) return 0;
+  nlohmann::json batch = nlohmann::json::array();
+  for (const PendingEvent& e : events) {
+    batch.push_back({{"ns", e.upload.ns},
+                     {"id", e.upload.id},
+                     {"type", static_cast<int>(e.type)},
+                     {"time", codec::ToMicros(e.time)},
+                     {"upload", codec::UploadToJson(e.upload)}});
+  }
+  const int64_t k = static_cast<int64_t>(events.size());
+  static const auto* const kAppend = new std::string(
+      "WITH head AS (UPDATE event_log_head SET last_sequence = last_sequence + $1 WHERE id = 1"
+      "              RETURNING last_sequence),"
+      " ins AS (INSERT INTO upload_events"
+      "           (sequence, namespace, upload_id, type, event_time, upload)"
+      "         SELECT head.last_sequence - $1 + e.ord, e.ev->>'ns', (e.ev->>'id')::uuid,"
+      "                (e.ev->>'type')::smallint,"
+      "                timestamptz 'epoch' + (e.ev->>'time')::bigint * interval '1 microsecond',"
+      "                e.ev->'upload'"
+      "         FROM head, jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(ev, ord))"
+      " SELECT last_sequence - $1 + 1 FROM head");
+  pqxx::result first = ExecPrepared(txn, "ossup_append_events", *kAppend, k, batch.dump());
+  return first[0][0].as<int64_t>();
+}
+
+// A page token: where the previous page ended, bound to the listing it came from.
+struct PageToken {
+  int64_t create_time_micros = 0;
+  std::string id;
+};
+
+std::string FilterFingerprint(absl::string_view ns, const ListFilter& f) {
+  std::vector<int> states;
+  for (UploadState s : f.states) states.push_back(static_cast<int>(s));
+  std::sort(states.begin(), states.end());
+  states.erase(std::unique(states.begin(), states.end()), states.end());
+  const std::string canonical = nlohmann::json{{"ns", ns},
+                                               {"subject", f.subject},
+                                               {"states", states},
+                                               {"after", codec::ToMicros(f.create_time_after)},
+                                               {"before", codec::ToMicros(f.create_time_before)}}
+                                    .dump();
+  absl::StatusOr<std::string> digest = protocol::Sha256(canonical);
+  // Sha256 only fails on OpenSSL allocation failures; fall back to the canonical text itself.
+  return digest.ok() ? absl::BytesToHexString(digest->substr(0, 12)) : canonical;
+}
+
+std::string EncodePageToken(const PageToken& t, absl::string_view filter_fingerprint) {
+  nlohmann::json j = {
+      {"v", 1}, {"t", t.create_time_micros}, {"id", t.id}, {"f", filter_fingerprint}};
+  return absl::WebSafeBase64Escape(j.dump());
+}
+
+absl::StatusOr<PageToken> DecodePageToken(absl::string_view token,
+                                          absl::string_view filter_fingerprint) {
+  const absl::Status bad = absl::InvalidArgumentError("invalid page_token");
+  std::string text;
+  if (!absl::WebSafeBase64Unescape(token, &text)) return bad;
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || j.value("v", 0) != 1 || !j.contains("t") || !j["t"].is_number_integer() ||
+      !j.contains("id") || !j["id"].is_string() || !j.contains("f") || !j["f"].is_string()) {
+    return bad;
+  }
+  if (j["f"].get<std::string>() != filter_fingerprint) {
+    return absl::InvalidArgumentError(
+        "page_token was issued for a different listing; keep parent and filters unchanged");
+  }
+  PageToken t{j["t"].get<int64_t>(), j["id"].get<std::string>()};
+  if (!codec::IsCanonicalUuid(t.id)) return bad;
+  return t;
+}
+
+// Optional text parameter: NULL when empty.
+const char* NullIfEmpty(const std::string& s) { return s.empty() ? nullptr : s.c_str(); }
+
+// Same object for duplicate detection: OSS retries carry the same bucket, key, etag and size.
+bool SameObject(const ObjectInfo& a, const ObjectInfo& b) {
+  return a.bucket == b.bucket && a.key == b.key && a.etag == b.etag && a.size == b.size;
+}
+
+// The correlation step for one callback against the locked row `upload` (updated in place when
+// the row changes; `row_changed` is then set). Appends the event to `events` (its index in
+// `event_index`) when one is due.
+absl::StatusOr<TransitionResult> CorrelateCallback(Upload& upload, const CallbackInput& in,
+                                                   const CallbackCheck& check, absl::Time now,
+                                                   std::vector<PendingEvent>& events,
+                                                   int& event_index, bool& row_changed) {
+  event_index = -1;
+  if (!protocol::ConstantTimeEquals(upload.callback_token_sha256, in.callback_token_sha256)) {
+    return absl::PermissionDeniedError("callback token does not match the upload");
+  }
+  TransitionResult result;
+  EventType type = EventType::kLateCallback;
+  if (upload.state == UploadState::kPending) {
+    std::optional<std::string> verdict = check ? check(upload, in.object) : std::nullopt;
+    type = verdict.has_value() ? EventType::kRejected : EventType::kCompleted;
+    upload.state = verdict.has_value() ? UploadState::kRejected : UploadState::kCompleted;
+    upload.rejection_reason = verdict.value_or("");
+  } else if (upload.object.has_value() && SameObject(*upload.object, in.object)) {
+    result.upload = upload;
+    return result;  // a duplicate (retried) callback: already recorded, no new event
+  }
+
+  Upload snapshot = upload;
+  snapshot.object = in.object;
+  snapshot.update_time = now;
+  // A different object on a COMPLETED/REJECTED upload: the row keeps the object it was decided
+  // on, and only the LATE_CALLBACK event carries the newly reported one. Otherwise (PENDING
+  // decided now, or a late callback on EXPIRED/CANCELLED) the row records the object.
+  const bool keeps_decided_object =
+      type == EventType::kLateCallback &&
+      (upload.state == UploadState::kCompleted || upload.state == UploadState::kRejected);
+  if (!keeps_decided_object) {
+    upload = snapshot;
+    row_changed = true;
+  }
+  result.upload = upload;
+  events.push_back({type, std::move(snapshot), now});
+  event_index = static_cast<int>(events.size()) - 1;
+  result.event_written = true;
+  result.event_type = type;
+  return result;
+}
+
+// The upload as the INSERT stores it: times have microsecond precision.
+Upload AsStored(Upload u) {
+  for (absl::Time* t : {&u.create_time, &u.update_time, &u.expire_time}) {
+    *t = codec::FromMicros(codec::ToMicros(*t));
+  }
+  return u;
+}
+
+}  // namespace
+
+UploadStore::UploadStore(Database* db, UploadStoreOptions options)
+    : db_(db), options_(std::move(options)) {}
+
+void UploadStore::EventsCommitted() {
+  if (options_.on_events_committed) options_.on_events_committed();
+}
+
+absl::StatusOr<CreateResult> UploadStore::Create(const Upload& u) {
+  if (!codec::IsCanonicalUuid(u.id)) {
+    return absl::InvalidArgumentError("upload id must be a lowercase canonical UUID");
+  }
+  if (u.state != UploadState::kPending) {
+    return absl::InvalidArgumentError("a new upload must be PENDING");
+  }
+  static const auto* const kInsert = new std::string(absl::StrCat(
+      "INSERT INTO uploads (id, namespace, subject, state, bucket, object_key, content_types,"
+      " min_size, max_size, metadata, callback_token_sha256, request_id, request_fingerprint,"
+      " create_time, update_time, expire_time)"
+      " VALUES ($1::uuid, $2, $3, $4, $5, $6, ARRAY(SELECT jsonb_array_elements_text($7::jsonb)),"
+      " $8, $9, $10::jsonb, $11::bytea, $12, $13::bytea, ",
+      codec::TimestampParam(14), ", ", codec::TimestampParam(15), ", ", codec::TimestampParam(16),
+      ")"
+      " ON CONFLICT (namespace, request_id) WHERE request_id IS NOT NULL DO NOTHING"
+      " RETURNING 1"));
+  static const auto* const kById = new std::string(
+      absl::StrCat("SELECT ", codec::UploadColumns(), " FROM uploads WHERE id = $1::uuid"));
+  static const auto* const kByRequestId = new std::string(absl::StrCat(
+      "SELECT ", codec::UploadColumns(), " FROM uploads WHERE namespace = $1 AND request_id = $2"));
+
+  nlohmann::json metadata = nlohmann::json::object();
+  for (const auto& [k, v] : u.metadata) metadata[k] = v;
+  const std::string content_types = nlohmann::json(u.content_types).dump();
+  const std::string token = codec::ByteaParam(u.callback_token_sha256);
+  const std::string fingerprint =
+      u.request_fingerprint.empty() ? "" : codec::ByteaParam(u.request_fingerprint);
+
+  absl::StatusOr<CreateResult> out = absl::InternalError("create: not run");
+  absl::Status status = db_->WithConnection(
+      [&](pqxx::connection& conn) -> absl::Status {
+        // Two attempts: the conflicting row could only vanish if it was deleted in between.
+        for (int attempt = 0; attempt < 2; ++attempt) {
+          pqxx::nontransaction tx(conn);  // autocommit: one statement, one commit
+          pqxx::result inserted;
+          try {
+            inserted = ExecPrepared(tx, "ossup_create_upload", *kInsert, u.id, u.ns, u.subject,
+                                    static_cast<int>(u.state), u.bucket, u.object_key,
+                                    content_types, u.min_size, u.max_size, metadata.dump(), token,
+                                    NullIfEmpty(u.request_id), NullIfEmpty(fingerprint),
+                                    codec::ToMicros(u.create_time), codec::ToMicros(u.update_time),
+                                    codec::ToMicros(u.expire_time));
+          } catch (const pqxx::unique_violation&) {  // the primary key (request_id has ON CONFLICT)
+            // Our own earlier attempt may have committed before its connection broke: the random
+            // callback token hash identifies it.
+            pqxx::result same = tx.exec_params(*kById, u.id);
+            if (!same.empty()) {
+              Upload found = codec::UploadFromRow(same[0]);
+              if (found.ns == u.ns && found.callback_token_sha256 == u.callback_token_sha256) {
+                out = CreateResult{std::move(found), true};
+                return absl::OkStatus();
+              }
+            }
+            return absl::AlreadyExistsError(absl::StrCat("upload ", u.id, " already exists"));
+          }
+          if (!inserted.empty()) {
+            out = CreateResult{AsStored(u), true};
+            return absl::OkStatus();
+          }
+          pqxx::result existing = tx.exec_params(*kByRequestId, u.ns, u.request_id);
+          if (existing.empty()) continue;
+          Upload found = codec::UploadFromRow(existing[0]);
+          if (found.request_fingerprint != u.request_fingerprint) {
+            return absl::AlreadyExistsError("request_id already used with a different request");
+          }
+          out = CreateResult{std::move(found), false};
+          return absl::OkStatus();
+        }
+        return absl::AbortedError("create: conflicting request_id row disappeared; retry");
+        // Retrying after a broken connection is safe: see the primary key conflict above.
+      },
+      Database::OnBroken::kRetryOnce);
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::StatusOr<Upload> UploadStore::Get(absl::string_view ns, absl::string_view id) {
+  const absl::Status not_found = absl::NotFoundError(absl::StrCat("upload ", id, " not found"));
+  if (!codec::IsCanonicalUuid(id)) return not_found;
+  static const auto* const kSql = new std::string(absl::StrCat(
+      "SELECT ", codec::UploadColumns(), " FROM uploads WHERE id = $1::uuid AND namespace = $2"));
+  std::optional<Upload> found;
+  OSSUP_RETURN_IF_ERROR(db_->WithConnection(
+      [&](pqxx::connection& conn) {
+        pqxx::nontransaction tx(conn);
+        pqxx::result r = tx.exec_params(*kSql, std::string(id), std::string(ns));
+        if (!r.empty()) found = codec::UploadFromRow(r[0]);
+        return absl::OkStatus();
+      },
+      Database::OnBroken::kRetryOnce));
+  if (!found.has_value()) return not_found;
+  return *std::move(found);
+}
+
+absl::StatusOr<ListResult> UploadStore::List(absl::string_view ns, const ListFilter& filter,
+                                             int page_size, absl::string_view page_token) {
+  if (page_size < 1 || page_size > kMaxPageSize) {
+    return absl::InvalidArgumentError(absl::StrCat("page_size must be 1..", kMaxPageSize));
+  }
+  const std::string fingerprint = FilterFingerprint(ns, filter);
+  std::optional<PageToken> after;
+  if (!page_token.empty()) {
+    OSSUP_ASSIGN_OR_RETURN(after, DecodePageToken(page_token, fingerprint));
+  }
+  static const auto* const kSql = new std::string(
+      absl::StrCat("SELECT ", codec::UploadColumns(), " FROM uploads WHERE namespace = $1",
+                   " AND ($2::text IS NULL OR subject = $2)",
+                   " AND ($3::smallint[] IS NULL OR state = ANY($3::smallint[]))",
+                   " AND ($4::bigint IS NULL OR create_time >= ", codec::TimestampParam(4), ")",
+                   " AND ($5::bigint IS NULL OR create_time < ", codec::TimestampParam(5), ")",
+                   " AND ($6::bigint IS NULL OR (create_time, id) < (", codec::TimestampParam(6),
+                   ", $7::uuid))", " ORDER BY create_time DESC, id DESC LIMIT $8"));
+
+  std::string states;
+  if (!filter.states.empty()) {
+    std::vector<int> values;
+    for (UploadState s : filter.states) values.push_back(static_cast<int>(s));
+    states = absl::StrCat("{", absl::StrJoin(values, ","), "}");
+  }
+  // Infinite bounds mean "no bound"; they are passed as NULL.
+  std::optional<int64_t> after_micros, before_micros;
+  if (filter.create_time_after != absl::InfinitePast()) {
+    after_micros = codec::ToMicros(filter.create_time_after);
+  }
+  if (filter.create_time_before != absl::InfiniteFuture()) {
+    before_micros = codec::ToMicros(filter.create_time_before);
+  }
+  auto opt = [](const std::optional<int64_t>& v) {
+    return v.has_value() ? std::optional<std::string>(absl::StrCat(*v)) : std::nullopt;
+  };
+  auto cstr = [](const std::optional<std::string>& s) { return s ? s->c_str() : nullptr; };
+  const std::optional<std::string> after_s = opt(after_micros), before_s = opt(before_micros),
+                                   key_t = after ? std::optional<std::string>(
+                                                       absl::StrCat(after->create_time_micros))
+                                                 : std::nullopt;
+  const std::string subject = filter.subject;
+
+  ListResult out;
+  OSSUP_RETURN_IF_ERROR(db_->WithTransaction([&](pqxx::work& txn) -> absl::Status {
+    out = ListResult{};
+    // One snapshot for the page and the log head: the page reflects exactly the events up to
+    // event_sequence (sequences are assigned in commit order).
+    txn.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    pqxx::result rows = txn.exec_params(
+        *kSql, std::string(ns), NullIfEmpty(subject), NullIfEmpty(states), cstr(after_s),
+        cstr(before_s), cstr(key_t), after ? after->id.c_str() : nullptr, page_size + 1);
+    for (const auto& row : rows) out.uploads.push_back(codec::UploadFromRow(row));
+    out.event_sequence = txn.exec("SELECT last_sequence FROM event_log_head")[0][0].as<int64_t>();
+    return absl::OkStatus();
+  }));
+  if (static_cast<int>(out.uploads.size()) > page_size) {
+    out.uploads.resize(page_size);
+    const Upload& last = out.uploads.back();
+    out.next_page_token =
+        EncodePageToken({codec::ToMicros(last.create_time), last.id}, fingerprint);
+  }
+  return out;
+}
+
+absl::StatusOr<TransitionResult> UploadStore::CancelInTransaction(pqxx::work& txn,
+                                                                  absl::string_view ns,
+                                                                  absl::string_view id,
+                                                                  absl::Time now) {
+  static const auto* const kCancel = new std::string(absl::StrCat(
+      "UPDATE uploads SET state = 5, update_time = ", codec::TimestampParam(3),
+      " WHERE id = $1::uuid AND namespace = $2 AND state = 1 RETURNING ", codec::UploadColumns()));
+  const absl::Status not_found = absl::NotFoundError(absl::StrCat("upload ", id, " not found"));
+  if (!codec::IsCanonicalUuid(id)) return not_found;
+  pqxx::result rows = ExecPrepared(txn, "ossup_cancel", *kCancel, std::string(id), std::string(ns),
+                                   codec::ToMicros(now));
+  if (rows.empty()) {
+    pqxx::result current =
+        txn.exec_params("SELECT state FROM uploads WHERE id = $1::uuid AND namespace = $2",
+                        std::string(id), std::string(ns));
+    if (current.empty()) return not_found;
+    return absl::FailedPreconditionError(
+        absl::StrCat("upload ", id, " is ",
+                     domain::UploadStateName(static_cast<UploadState>(current[0][0].as<int>())),
+                     "; only PENDING uploads can be cancelled"));
+  }
+  TransitionResult result;
+  result.upload = codec::UploadFromRow(rows[0]);
+  OSSUP_ASSIGN_OR_RETURN(result.sequence,
+                         AppendEvents(txn, {{EventType::kCancelled, result.upload, now}}));
+  result.event_written = true;
+  result.event_type = EventType::kCancelled;
+  return result;
+}
+
+absl::StatusOr<TransitionResult> UploadStore::Cancel(absl::string_view ns, absl::string_view id,
+                                                     absl::Time now) {
+  absl::StatusOr<TransitionResult> out;
+  OSSUP_RETURN_IF_ERROR(db_->WithTransaction([&](pqxx::work& txn) -> absl::Status {
+    out = CancelInTransaction(txn, ns, id, now);
+    return out.status();  // not OK: roll back
+  }));
+  EventsCommitted();
+  return out;
+}
+
+absl::StatusOr<TransitionResult> UploadStore::ApplyCallback(const CallbackInput& input,
+                                                            const CallbackCheck& check,
+                                                            absl::Time now) {
+  OSSUP_ASSIGN_OR_RETURN(auto results, ApplyCallbacks({&input, 1}, check, now));
+  return std::move(results.front());
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>> UploadStore::ApplyCallbacks(
+    absl::Span<const CallbackInput> inputs, const CallbackCheck& check, absl::Time now) {
+  // Set-based, so a batch costs the same few statements as one callback: lock all rows (in id
+  // order, so concurrent batches cannot deadlock), decide in memory in input order, write the
+  // changed rows in one UPDATE, append the events.
+  static const auto* const kLock = new std::string(
+      absl::StrCat("SELECT ", codec::UploadColumns(),
+                   " FROM uploads WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE"));
+  static const auto* const kUpdate = new std::string(absl::StrCat(
+      "UPDATE uploads u SET state = (v->>'state')::smallint, reported_bucket = v->>'bucket',"
+      " reported_key = v->>'key', reported_size = (v->>'size')::bigint,"
+      " reported_content_type = v->>'content_type', reported_etag = v->>'etag',"
+      " rejection_reason = NULLIF(v->>'rejection_reason', ''), update_time = ",
+      codec::TimestampParam(2),
+      " FROM jsonb_array_elements($1::jsonb) AS v WHERE u.id = (v->>'id')::uuid"));
+  now = codec::FromMicros(codec::ToMicros(now));  // as stored, so snapshots match the rows
+
+  std::vector<std::string> ids;
+  for (const CallbackInput& in : inputs) {
+    if (codec::IsCanonicalUuid(in.upload_id)) ids.push_back(in.upload_id);
+  }
+  const std::string id_array = absl::StrCat("{", absl::StrJoin(ids, ","), "}");
+
+  std::vector<absl::StatusOr<TransitionResult>> results;
+  bool wrote_events = false;
+  OSSUP_RETURN_IF_ERROR(db_->WithTransaction([&](pqxx::work& txn) -> absl::Status {
+    results.clear();
+    std::map<std::string, Upload> rows;
+    for (const auto& row : ExecPrepared(txn, "ossup_lock_for_callbacks", *kLock, id_array)) {
+      Upload u = codec::UploadFromRow(row);
+      rows.emplace(u.id, std::move(u));
+    }
+    std::vector<PendingEvent> events;
+    std::vector<int> event_of(inputs.size(), -1);
+    std::set<std::string> changed;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      auto it = rows.find(inputs[i].upload_id);
+      if (it == rows.end()) {
+        results.push_back(
+            absl::NotFoundError(absl::StrCat("upload ", inputs[i].upload_id, " not found")));
+        continue;
+      }
+      bool row_changed = false;
+      results.push_back(
+          CorrelateCallback(it->second, inputs[i], check, now, events, event_of[i], row_changed));
+      if (row_changed) changed.insert(it->first);
+    }
+    if (!changed.empty()) {
+      nlohmann::json values = nlohmann::json::array();
+      for (const std::string& id : changed) {
+        const Upload& u = rows.at(id);
+        values.push_back({{"id", u.id},
+                          {"state", static_cast<int>(u.state)},
+                          {"bucket", u.object->bucket},
+                          {"key", u.object->key},
+                          {"size", u.object->size},
+                          {"content_type", u.object->content_type},
+                          {"etag", u.object->etag},
+                          {"rejection_reason", u.rejection_reason}});
+      }
+      ExecPrepared(txn, "ossup_record_callbacks", *kUpdate, values.dump(), codec::ToMicros(now));
+    }
+    OSSUP_ASSIGN_OR_RETURN(const int64_t first, AppendEvents(txn, events));
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (event_of[i] >= 0) results[i]->sequence = first + event_of[i];
+    }
+    wrote_events = !events.empty();
+    return absl::OkStatus();
+  }));
+  if (wrote_events) EventsCommitted();
+  return results;
+}
+
+absl::StatusOr<int> UploadStore::ExpireDue(absl::Time now, int limit) {
+  static const auto* const kSql = new std::string(absl::StrCat(
+      "WITH due AS (SELECT id FROM uploads WHERE state = 1 AND expire_time <= ",
+      codec::TimestampParam(1), " ORDER BY expire_time LIMIT $2 FOR UPDATE SKIP LOCKED)",
+      " UPDATE uploads u SET state = 4, update_time = ", codec::TimestampParam(3),
+      " FROM due WHERE u.id = due.id AND u.state = 1 RETURNING ", codec::UploadColumns("u.")));
+  if (limit < 1) return absl::InvalidArgumentError("limit must be positive");
+  int expired = 0;
+  OSSUP_RETURN_IF_ERROR(db_->WithTransaction([&](pqxx::work& txn) -> absl::Status {
+    std::vector<PendingEvent> events;
+    pqxx::result rows = txn.exec_params(*kSql, codec::ToMicros(now - options_.expiry_grace), limit,
+                                        codec::ToMicros(now));
+    for (const auto& row : rows) {
+      events.push_back({EventType::kExpired, codec::UploadFromRow(row), now});
+    }
+    std::sort(events.begin(), events.end(), [](const PendingEvent& a, const PendingEvent& b) {
+      return a.upload.expire_time < b.upload.expire_time;
+    });
+    OSSUP_RETURN_IF_ERROR(AppendEvents(txn, events).status());
+    expired = static_cast<int>(events.size());
+    return absl::OkStatus();
+  }));
+  if (expired > 0) EventsCommitted();
+  return expired;
+}
+
+absl::StatusOr<EventPage> UploadStore::ReadEvents(int64_t after_sequence, int limit,
+                                                  const EventFilter& filter) {
+  if (limit < 1) return absl::InvalidArgumentError("limit must be positive");
+  if (after_sequence < 0) return absl::InvalidArgumentError("after_sequence must not be negative");
+  std::string ids;
+  if (!filter.upload_ids.empty()) {
+    for (const std::string& id : filter.upload_ids) {
+      if (!codec::IsCanonicalUuid(id)) {
+        return absl::InvalidArgumentError(absl::StrCat("invalid upload id ", id));
+      }
+    }
+    ids = absl::StrCat("{", absl::StrJoin(filter.upload_ids, ","), "}");
+  }
+  static const auto* const kSql = new std::string(absl::StrCat(
+      "SELECT sequence, type, ", codec::MicrosOf("event_time"), ", upload::text",
+      " FROM upload_events WHERE namespace = $1 AND sequence > $2 AND sequence <= $3",
+      " AND ($4::text IS NULL OR upload->>'subject' = $4)",
+      " AND ($5::uuid[] IS NULL OR upload_id = ANY($5::uuid[]))", " ORDER BY sequence LIMIT $6"));
+  EventPage page;
+  OSSUP_RETURN_IF_ERROR(db_->WithTransaction([&](pqxx::work& txn) -> absl::Status {
+    page = EventPage{};
+    // One snapshot for the watermarks and the events, so a concurrent purge cannot open a hole.
+    txn.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    pqxx::row marks = txn.exec1(
+        "SELECT (SELECT purged_through FROM event_log_retention),"
+        " (SELECT last_sequence FROM event_log_head)");
+    const int64_t purged_through = marks[0].as<int64_t>();
+    const int64_t head = marks[1].as<int64_t>();
+    if (after_sequence < purged_through) {
+      return absl::OutOfRangeError(absl::StrCat(
+          "events after ", after_sequence, " were purged (oldest retained: ", purged_through + 1,
+          "); re-list and watch from the listing's sequence"));
+    }
+    pqxx::result rows = txn.exec_params(*kSql, filter.ns, after_sequence, head,
+                                        NullIfEmpty(filter.subject), NullIfEmpty(ids), limit);
+    for (const auto& row : rows) {
+      domain::UploadEvent e;
+      e.sequence = row[0].as<int64_t>();
+      e.type = static_cast<EventType>(row[1].as<int>());
+      e.event_time = codec::FromMicros(row[2].as<int64_t>());
+      e.upload = codec::UploadFromJson(nlohmann::json::parse(row[3].c_str()));
+      page.events.push_back(std::move(e));
+    }
+    page.scanned_through = static_cast<int>(rows.size()) == limit ? page.events.back().sequence
+                                                                  : std::max(head, after_sequence);
+    return absl::OkStatus();
+  }));
+  return page;
+}
+
+absl::StatusOr<int64_t> UploadStore::ReadInt64(const char* sql) {
+  int64_t value = 0;
+  OSSUP_RETURN_IF_ERROR(db_->WithConnection(
+      [&](pqxx::connection& conn) {
+        pqxx::nontransaction tx(conn);
+        value = tx.exec1(sql)[0].as<int64_t>();
+        return absl::OkStatus();
+      },
+      Database::OnBroken::kRetryOnce));
+  return value;
+}
+
+absl::StatusOr<int64_t> UploadStore::LastSequence() {
+  return ReadInt64("SELECT last_sequence FROM event_log_head");
+}
+
+absl::StatusOr<int64_t> UploadStore::OldestRetainedSequence() {
+  return ReadInt64("SELECT purged_through + 1 FROM event_log_retention");
+}
+
+absl::StatusOr<int64_t> UploadStore::PurgeEventsBefore(absl::Time before) {
+  // Deletes a prefix of the log (never a hole): everything before the first event at or after
+  // `before`, or the whole log committed so far if there is none.
+  static const auto* const kThrough = new std::string(
+      absl::StrCat("SELECT coalesce((SELECT sequence FROM upload_events WHERE event_time >= ",
+                   codec::TimestampParam(1), " ORDER BY sequence LIMIT 1),",
+                   " (SELECT last_sequence FROM event_log_head) + 1) - 1"));
+  int64_t deleted = 0;
+  OSSUP_RETURN_IF_ERROR(db_->WithTransaction([&](pqxx::work& txn) -> absl::Status {
+    // Serializes purgers; writers never touch this row.
+    const int64_t purged =
+        txn.exec1("SELECT purged_through FROM event_log_retention FOR UPDATE")[0].as<int64_t>();
+    const int64_t through = txn.exec_params1(*kThrough, codec::ToMicros(before))[0].as<int64_t>();
+    deleted = 0;
+    if (through <= purged) return absl::OkStatus();
+    deleted = static_cast<int64_t>(
+        txn.exec_params0("DELETE FROM upload_events WHERE sequence > $1 AND sequence <= $2", purged,
+                         through)
+            .affected_rows());
+    txn.exec_params0("UPDATE event_log_retention SET purged_through = $1", through);
+    return absl::OkStatus();
+  }));
+  return deleted;
+}
+
+}  // namespace ossup::storage
