@@ -1,0 +1,461 @@
+#include "service/transport/grpc_upload_service.h"
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "service/common/status_macros.h"
+
+namespace ossup::transport {
+namespace v1 = ::ossup::upload::v1;
+namespace {
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+constexpr int kMaxWatchedUploads = 100;
+
+void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t micros = absl::ToUnixMicros(t);
+  int64_t seconds = micros / 1000000;
+  int64_t rem = micros % 1000000;
+  if (rem < 0) {
+    rem += 1000000;
+    --seconds;
+  }
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(rem * 1000));
+}
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+v1::Upload::State ToProtoState(domain::UploadState state) {
+  switch (state) {
+    case domain::UploadState::kPending:
+      return v1::Upload::PENDING;
+    case domain::UploadState::kCompleted:
+      return v1::Upload::COMPLETED;
+    case domain::UploadState::kRejected:
+      return v1::Upload::REJECTED;
+    case domain::UploadState::kExpired:
+      return v1::Upload::EXPIRED;
+    case domain::UploadState::kCancelled:
+      return v1::Upload::CANCELLED;
+  }
+  return v1::Upload::STATE_UNSPECIFIED;
+}
+
+absl::StatusOr<domain::UploadState> FromProtoState(int state) {
+  switch (state) {
+    case v1::Upload::PENDING:
+      return domain::UploadState::kPending;
+    case v1::Upload::COMPLETED:
+      return domain::UploadState::kCompleted;
+    case v1::Upload::REJECTED:
+      return domain::UploadState::kRejected;
+    case v1::Upload::EXPIRED:
+      return domain::UploadState::kExpired;
+    case v1::Upload::CANCELLED:
+      return domain::UploadState::kCancelled;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("states: unknown state ", state));
+  }
+}
+
+v1::UploadEvent::Type ToProtoEventType(domain::EventType type) {
+  switch (type) {
+    case domain::EventType::kCompleted:
+      return v1::UploadEvent::COMPLETED;
+    case domain::EventType::kRejected:
+      return v1::UploadEvent::REJECTED;
+    case domain::EventType::kExpired:
+      return v1::UploadEvent::EXPIRED;
+    case domain::EventType::kCancelled:
+      return v1::UploadEvent::CANCELLED;
+    case domain::EventType::kLateCallback:
+      return v1::UploadEvent::LATE_CALLBACK;
+  }
+  return v1::UploadEvent::TYPE_UNSPECIFIED;
+}
+
+std::string UploadName(const domain::Upload& u) {
+  return absl::StrCat("namespaces/", u.ns, "/uploads/", u.id);
+}
+
+// Streams one subscription: one write in flight, OnDone cleanup, cancellation (the callback API
+// pattern of gRPC's route_guide_callback_server).
+class WatchReactor final : public grpc::ServerWriteReactor<v1::UploadEvent> {
+ public:
+  explicit WatchReactor(std::shared_ptr<events::Subscription> sub)
+      : sub_(std::move(sub)), alive_(std::make_shared<Alive>()) {
+    alive_->reactor = this;
+    // The hub calls this from its thread when events arrive; it must never touch a reactor that
+    // OnDone has released, so it registers as a pending pump first.
+    sub_->SetReadyCallback([alive = alive_] {
+      WatchReactor* reactor;
+      {
+        absl::MutexLock lock(&alive->mu);
+        if (alive->reactor == nullptr) return;
+        reactor = alive->reactor;
+        ++alive->pumps;
+      }
+      reactor->Pump();
+      absl::MutexLock lock(&alive->mu);
+      --alive->pumps;
+    });
+    Pump();
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok && !finishing_) finishing_ = finish = true;
+    }
+    if (finish) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the stream broke"));
+      return;
+    }
+    Pump();
+  }
+
+  void OnCancel() override {
+    sub_->Cancel();
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!finishing_ && !writing_) finishing_ = finish = true;
+    }
+    if (finish) Finish(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    {
+      absl::MutexLock lock(&alive_->mu);
+      alive_->reactor = nullptr;
+      alive_->mu.Await(absl::Condition(
+          +[](Alive* a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(a->mu) { return a->pumps == 0; },
+          alive_.get()));
+    }
+    sub_->Cancel();
+    delete this;
+  }
+
+ private:
+  struct Alive {
+    absl::Mutex mu;
+    WatchReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
+    int pumps ABSL_GUARDED_BY(mu) = 0;
+  };
+
+  // Starts the next write, or finishes with the subscription's end status. Decides under the lock,
+  // calls into gRPC outside it.
+  void Pump() {
+    grpc::Status end;
+    bool write = false, finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (writing_ || finishing_) return;
+      std::vector<domain::UploadEvent> next;
+      const absl::Status st = sub_->Take(1, &next);
+      if (!next.empty()) {
+        msg_.Clear();
+        ToProto(next.front(), &msg_);
+        writing_ = write = true;
+      } else if (!st.ok()) {
+        finishing_ = finish = true;
+        end = ToGrpcStatus(st);
+      }
+    }
+    if (write) StartWrite(&msg_);
+    if (finish) Finish(end);
+  }
+
+  std::shared_ptr<events::Subscription> sub_;
+  std::shared_ptr<Alive> alive_;
+  absl::Mutex mu_;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  v1::UploadEvent msg_;
+};
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(static_cast<int>(status.code())),
+                      std::string(status.message()));
+}
+
+void ToProto(const domain::Upload& u, v1::Upload* out) {
+  out->set_name(UploadName(u));
+  out->mutable_owner()->set_namespace_(u.ns);
+  out->mutable_owner()->set_subject(u.subject);
+  out->set_state(ToProtoState(u.state));
+  out->set_bucket(u.bucket);
+  out->set_object_key(u.object_key);
+  auto* c = out->mutable_constraints();
+  for (const auto& t : u.content_types) c->add_content_types(t);
+  c->set_min_size(u.min_size);
+  c->set_max_size(u.max_size);
+  for (const auto& [k, v] : u.metadata) (*out->mutable_metadata())[k] = v;
+  ToTimestamp(u.create_time, out->mutable_create_time());
+  ToTimestamp(u.update_time, out->mutable_update_time());
+  ToTimestamp(u.expire_time, out->mutable_expire_time());
+  if (u.object.has_value()) {
+    auto* o = out->mutable_object();
+    o->set_bucket(u.object->bucket);
+    o->set_key(u.object->key);
+    o->set_size(u.object->size);
+    o->set_content_type(u.object->content_type);
+    o->set_etag(u.object->etag);
+  }
+  out->set_rejection_reason(u.rejection_reason);
+  out->set_request_id(u.request_id);
+}
+
+void ToProto(const domain::UploadEvent& event, v1::UploadEvent* out) {
+  out->set_sequence(event.sequence);
+  out->set_type(ToProtoEventType(event.type));
+  ToProto(event.upload, out->mutable_upload());
+  ToTimestamp(event.event_time, out->mutable_event_time());
+}
+
+absl::StatusOr<std::string> ParseParent(absl::string_view field, absl::string_view parent) {
+  absl::string_view ns = parent;
+  if (!absl::ConsumePrefix(&ns, "namespaces/") || ns.empty() ||
+      ns.find('/') != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": expected 'namespaces/{namespace}', got '", parent, "'"));
+  }
+  return std::string(ns);
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> ParseUploadName(absl::string_view field,
+                                                                    absl::string_view name) {
+  const std::vector<absl::string_view> parts = absl::StrSplit(name, '/');
+  if (parts.size() != 4 || parts[0] != "namespaces" || parts[1].empty() ||
+      parts[2] != "uploads" || parts[3].empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": expected 'namespaces/{namespace}/uploads/{upload_id}', got '", name, "'"));
+  }
+  return std::make_pair(std::string(parts[1]), std::string(parts[3]));
+}
+
+absl::StatusOr<const domain::Caller*> UploadServiceImpl::Authenticate(
+    grpc::CallbackServerContext* ctx) const {
+  const auto& metadata = ctx->client_metadata();
+  const auto range = metadata.equal_range("authorization");
+  if (range.first == range.second) {
+    return absl::UnauthenticatedError("missing 'authorization: Bearer <token>' metadata");
+  }
+  if (std::next(range.first) != range.second) {
+    return absl::UnauthenticatedError("more than one authorization metadata entry");
+  }
+  const auto& value = range.first->second;
+  return deps_.callers->Authenticate(absl::string_view(value.data(), value.size()));
+}
+
+grpc::ServerUnaryReactor* UploadServiceImpl::RunUnary(grpc::CallbackServerContext* ctx,
+                                                      absl::string_view ns_field,
+                                                      absl::StatusOr<std::string> ns,
+                                                      std::function<absl::Status()> work) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  absl::StatusOr<const domain::Caller*> caller = Authenticate(ctx);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  if (!ns.ok()) {
+    reactor->Finish(ToGrpcStatus(ns.status()));
+    return reactor;
+  }
+  if (!(*caller)->MayUse(*ns)) {
+    reactor->Finish(ToGrpcStatus(absl::PermissionDeniedError(absl::StrCat(
+        ns_field, ": caller '", (*caller)->name, "' may not use namespace '", *ns, "'"))));
+    return reactor;
+  }
+  if (!deps_.pool->Submit([reactor, work = std::move(work)] {
+        reactor->Finish(ToGrpcStatus(work()));
+      })) {
+    reactor->Finish(ToGrpcStatus(
+        absl::ResourceExhaustedError("the server is overloaded; retry with backoff")));
+  }
+  return reactor;
+}
+
+absl::Status UploadServiceImpl::DoCreate(const v1::CreateUploadRequest& request,
+                                         const std::string& ns,
+                                         v1::CreateUploadResponse* response) {
+  domain::CreateUploadInput in;
+  in.ns = ns;
+  in.subject = request.subject();
+  if (request.key_case() == v1::CreateUploadRequest::kObjectKey) {
+    in.object_key = request.object_key();
+    if (in.object_key.empty()) return absl::InvalidArgumentError("object_key: must not be empty");
+  } else if (request.key_case() == v1::CreateUploadRequest::kKeyTemplate) {
+    in.key_prefix = request.key_template().prefix();
+    in.file_name = request.key_template().file_name();
+  }
+  for (const auto& t : request.constraints().content_types()) in.content_types.push_back(t);
+  in.min_size = request.constraints().min_size();
+  in.max_size = request.constraints().max_size();
+  if (request.has_ttl()) {
+    in.ttl = absl::Seconds(request.ttl().seconds()) + absl::Nanoseconds(request.ttl().nanos());
+  }
+  for (const auto& [k, v] : request.metadata()) in.metadata.emplace_back(k, v);
+  std::sort(in.metadata.begin(), in.metadata.end());
+  in.bucket = request.bucket();
+  in.request_id = request.request_id();
+  OSSUP_RETURN_IF_ERROR(domain::ValidateCreateUpload(in, deps_.limits));
+
+  const absl::Time now = deps_.clock->Now();
+  const std::string id = domain::NewUploadId(*deps_.random);
+  const std::string key = in.object_key.empty()
+                              ? domain::GenerateObjectKey(in.key_prefix, in.file_name, *deps_.random)
+                              : in.object_key;
+  const domain::Upload upload = domain::NewPendingUpload(in, deps_.limits, id, key,
+                                                         deps_.issuer->CallbackToken(id), now);
+  // The form is issued only once the row is committed.
+  OSSUP_ASSIGN_OR_RETURN(storage::CreateResult created, deps_.store->Create(upload));
+  OSSUP_ASSIGN_OR_RETURN(protocol::PostForm form, deps_.issuer->Issue(created.upload, now));
+  ToProto(created.upload, response->mutable_upload());
+  auto* out = response->mutable_form();
+  out->set_url(form.url);
+  for (const auto& f : form.fields) {
+    auto* field = out->add_fields();
+    field->set_name(f.name);
+    field->set_value(f.value);
+  }
+  for (const auto& name : form.client_fields) out->add_client_fields(name);
+  out->set_file_field(form.file_field);
+  ToTimestamp(form.expiration, out->mutable_expire_time());
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* UploadServiceImpl::CreateUpload(grpc::CallbackServerContext* ctx,
+                                                          const v1::CreateUploadRequest* request,
+                                                          v1::CreateUploadResponse* response) {
+  absl::StatusOr<std::string> ns = ParseParent("parent", request->parent());
+  const std::string ns_copy = ns.ok() ? *ns : "";
+  return RunUnary(ctx, "parent", std::move(ns), [this, request, response, ns_copy] {
+    return DoCreate(*request, ns_copy, response);
+  });
+}
+
+grpc::ServerUnaryReactor* UploadServiceImpl::GetUpload(grpc::CallbackServerContext* ctx,
+                                                       const v1::GetUploadRequest* request,
+                                                       v1::Upload* response) {
+  auto name = ParseUploadName("name", request->name());
+  absl::StatusOr<std::string> ns =
+      name.ok() ? absl::StatusOr<std::string>(name->first) : name.status();
+  const std::string id = name.ok() ? name->second : "";
+  const std::string ns_copy = ns.ok() ? *ns : "";
+  return RunUnary(ctx, "name", std::move(ns), [this, response, ns_copy, id]() -> absl::Status {
+    OSSUP_ASSIGN_OR_RETURN(domain::Upload upload, deps_.store->Get(ns_copy, id));
+    ToProto(upload, response);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* UploadServiceImpl::ListUploads(grpc::CallbackServerContext* ctx,
+                                                         const v1::ListUploadsRequest* request,
+                                                         v1::ListUploadsResponse* response) {
+  absl::StatusOr<std::string> ns = ParseParent("parent", request->parent());
+  const std::string ns_copy = ns.ok() ? *ns : "";
+  return RunUnary(ctx, "parent", std::move(ns), [this, request, response, ns_copy]() -> absl::Status {
+    if (request->page_size() < 0) {
+      return absl::InvalidArgumentError("page_size: must not be negative");
+    }
+    const int page_size =
+        request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
+    storage::ListFilter filter;
+    filter.subject = request->subject();
+    for (int s : request->states()) {
+      OSSUP_ASSIGN_OR_RETURN(domain::UploadState state, FromProtoState(s));
+      filter.states.push_back(state);
+    }
+    if (request->has_create_time_after()) {
+      filter.create_time_after = FromTimestamp(request->create_time_after());
+    }
+    if (request->has_create_time_before()) {
+      filter.create_time_before = FromTimestamp(request->create_time_before());
+    }
+    OSSUP_ASSIGN_OR_RETURN(storage::ListResult page,
+                           deps_.store->List(ns_copy, filter, page_size, request->page_token()));
+    for (const auto& u : page.uploads) ToProto(u, response->add_uploads());
+    response->set_next_page_token(page.next_page_token);
+    response->set_event_sequence(page.event_sequence);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* UploadServiceImpl::CancelUpload(grpc::CallbackServerContext* ctx,
+                                                          const v1::CancelUploadRequest* request,
+                                                          v1::Upload* response) {
+  auto name = ParseUploadName("name", request->name());
+  absl::StatusOr<std::string> ns =
+      name.ok() ? absl::StatusOr<std::string>(name->first) : name.status();
+  const std::string id = name.ok() ? name->second : "";
+  const std::string ns_copy = ns.ok() ? *ns : "";
+  return RunUnary(ctx, "name", std::move(ns), [this, response, ns_copy, id]() -> absl::Status {
+    OSSUP_ASSIGN_OR_RETURN(storage::TransitionResult result,
+                           deps_.store->Cancel(ns_copy, id, deps_.clock->Now()));
+    ToProto(result.upload, response);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerWriteReactor<v1::UploadEvent>* UploadServiceImpl::WatchUploads(
+    grpc::CallbackServerContext* ctx, const v1::WatchUploadsRequest* request) {
+  auto fail = [](const absl::Status& status) {
+    class Failed final : public grpc::ServerWriteReactor<v1::UploadEvent> {
+     public:
+      explicit Failed(grpc::Status status) { Finish(std::move(status)); }
+      void OnDone() override { delete this; }
+    };
+    return new Failed(ToGrpcStatus(status));
+  };
+  absl::StatusOr<const domain::Caller*> caller = Authenticate(ctx);
+  if (!caller.ok()) return fail(caller.status());
+  absl::StatusOr<std::string> ns = ParseParent("parent", request->parent());
+  if (!ns.ok()) return fail(ns.status());
+  if (!(*caller)->MayUse(*ns)) {
+    return fail(absl::PermissionDeniedError(absl::StrCat(
+        "parent: caller '", (*caller)->name, "' may not use namespace '", *ns, "'")));
+  }
+  events::SubscriptionFilter filter;
+  filter.ns = *ns;
+  filter.subject = request->subject();
+  if (request->upload_names_size() > kMaxWatchedUploads) {
+    return fail(absl::InvalidArgumentError(
+        absl::StrCat("upload_names: at most ", kMaxWatchedUploads, " uploads")));
+  }
+  for (const auto& name : request->upload_names()) {
+    auto parsed = ParseUploadName("upload_names", name);
+    if (!parsed.ok()) return fail(parsed.status());
+    if (parsed->first != *ns) {
+      return fail(absl::InvalidArgumentError(
+          absl::StrCat("upload_names: '", name, "' is not in namespace '", *ns, "'")));
+    }
+    filter.upload_ids.insert(parsed->second);
+  }
+  const bool from_now = request->start_case() != v1::WatchUploadsRequest::kAfterSequence;
+  if (!from_now && request->after_sequence() < 0) {
+    return fail(absl::InvalidArgumentError("after_sequence: must not be negative"));
+  }
+  // Subscribing may read the database (retention check); the hub bounds catch-up work itself.
+  auto sub = deps_.hub->Subscribe(std::move(filter), from_now ? 0 : request->after_sequence(),
+                                  from_now);
+  if (!sub.ok()) return fail(sub.status());
+  return new WatchReactor(*std::move(sub));
+}
+
+}  // namespace ossup::transport

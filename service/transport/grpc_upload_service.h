@@ -1,0 +1,79 @@
+#ifndef OSSUP_SERVICE_TRANSPORT_GRPC_UPLOAD_SERVICE_H_
+#define OSSUP_SERVICE_TRANSPORT_GRPC_UPLOAD_SERVICE_H_
+
+#include "ossup/upload/v1/upload_service.grpc.pb.h"
+#include "service/common/clock.h"
+#include "service/common/random.h"
+#include "service/common/thread_pool.h"
+#include "service/domain/callers.h"
+#include "service/domain/form_issuer.h"
+#include "service/domain/upload_rules.h"
+#include "service/events/event_hub.h"
+#include "service/storage/upload_store.h"
+
+namespace ossup::transport {
+
+struct UploadServiceDeps {
+  storage::UploadStore* store = nullptr;
+  events::EventHub* hub = nullptr;
+  const domain::CallerRegistry* callers = nullptr;
+  const domain::FormIssuer* issuer = nullptr;
+  domain::UploadLimits limits;
+  const Clock* clock = nullptr;
+  Random* random = nullptr;
+  // Blocking work (database) runs here, never on gRPC's threads.
+  ThreadPool* pool = nullptr;
+};
+
+// ossup.upload.v1.UploadService on gRPC's callback API. Every call is authenticated by a bearer
+// token and confined to the namespaces its caller may use; errors carry canonical codes and name
+// the offending field.
+class UploadServiceImpl final : public ossup::upload::v1::UploadService::CallbackService {
+ public:
+  explicit UploadServiceImpl(UploadServiceDeps deps) : deps_(std::move(deps)) {}
+
+  grpc::ServerUnaryReactor* CreateUpload(
+      grpc::CallbackServerContext* ctx, const ossup::upload::v1::CreateUploadRequest* request,
+      ossup::upload::v1::CreateUploadResponse* response) override;
+  grpc::ServerUnaryReactor* GetUpload(grpc::CallbackServerContext* ctx,
+                                      const ossup::upload::v1::GetUploadRequest* request,
+                                      ossup::upload::v1::Upload* response) override;
+  grpc::ServerUnaryReactor* ListUploads(grpc::CallbackServerContext* ctx,
+                                        const ossup::upload::v1::ListUploadsRequest* request,
+                                        ossup::upload::v1::ListUploadsResponse* response) override;
+  grpc::ServerUnaryReactor* CancelUpload(grpc::CallbackServerContext* ctx,
+                                         const ossup::upload::v1::CancelUploadRequest* request,
+                                         ossup::upload::v1::Upload* response) override;
+  grpc::ServerWriteReactor<ossup::upload::v1::UploadEvent>* WatchUploads(
+      grpc::CallbackServerContext* ctx,
+      const ossup::upload::v1::WatchUploadsRequest* request) override;
+
+ private:
+  // Authenticates, checks the namespace, then runs `work` on the pool and finishes the call.
+  grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* ctx, absl::string_view ns_field,
+                                     absl::StatusOr<std::string> ns,
+                                     std::function<absl::Status()> work);
+  absl::StatusOr<const domain::Caller*> Authenticate(grpc::CallbackServerContext* ctx) const;
+
+  absl::Status DoCreate(const ossup::upload::v1::CreateUploadRequest& request,
+                        const std::string& ns, ossup::upload::v1::CreateUploadResponse* response);
+
+  const UploadServiceDeps deps_;
+};
+
+// absl::Status -> grpc::Status (the canonical codes share their numbers).
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// domain -> API resource.
+void ToProto(const domain::Upload& upload, ossup::upload::v1::Upload* out);
+void ToProto(const domain::UploadEvent& event, ossup::upload::v1::UploadEvent* out);
+
+// "namespaces/{ns}" -> ns; "namespaces/{ns}/uploads/{id}" -> {ns, id}. InvalidArgument naming
+// `field` otherwise.
+absl::StatusOr<std::string> ParseParent(absl::string_view field, absl::string_view parent);
+absl::StatusOr<std::pair<std::string, std::string>> ParseUploadName(absl::string_view field,
+                                                                    absl::string_view name);
+
+}  // namespace ossup::transport
+
+#endif  // OSSUP_SERVICE_TRANSPORT_GRPC_UPLOAD_SERVICE_H_
