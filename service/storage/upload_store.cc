@@ -530,7 +530,8 @@ absl::StatusOr<EventPage> UploadStore::ReadEvents(int64_t after_sequence, int li
   }
   static const auto* const kSql = new std::string(absl::StrCat(
       "SELECT sequence, type, ", codec::MicrosOf("event_time"), ", upload::text",
-      " FROM upload_events WHERE namespace = $1 AND sequence > $2 AND sequence <= $3",
+      " FROM upload_events WHERE ($1::text IS NULL OR namespace = $1)",
+      " AND sequence > $2 AND sequence <= $3",
       " AND ($4::text IS NULL OR upload->>'subject' = $4)",
       " AND ($5::uuid[] IS NULL OR upload_id = ANY($5::uuid[]))", " ORDER BY sequence LIMIT $6"));
   EventPage page;
@@ -548,7 +549,7 @@ absl::StatusOr<EventPage> UploadStore::ReadEvents(int64_t after_sequence, int li
           "events after ", after_sequence, " were purged (oldest retained: ", purged_through + 1,
           "); re-list and watch from the listing's sequence"));
     }
-    pqxx::result rows = txn.exec_params(*kSql, filter.ns, after_sequence, head,
+    pqxx::result rows = txn.exec_params(*kSql, NullIfEmpty(filter.ns), after_sequence, head,
                                         NullIfEmpty(filter.subject), NullIfEmpty(ids), limit);
     for (const auto& row : rows) {
       domain::UploadEvent e;

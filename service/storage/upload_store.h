@@ -59,7 +59,7 @@ struct CallbackInput {
 };
 
 struct EventFilter {
-  std::string ns;                       // required
+  std::string ns;                       // empty = every namespace (the per-replica event hub)
   std::string subject;                  // empty = any
   std::vector<std::string> upload_ids;  // empty = any
 };

@@ -1,0 +1,167 @@
+#include "service/transport/callback_endpoint.h"
+
+#include <cstdio>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+#include "service/domain/upload_rules.h"
+#include "service/protocol/callback_body.h"
+#include "service/protocol/crypto.h"
+
+namespace ossup::transport {
+namespace {
+
+HttpResponse Json(int status, nlohmann::json body) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return r;
+}
+
+HttpResponse Error(int status, absl::string_view message) {
+  return Json(status, {{"error", std::string(message)}});
+}
+
+int HttpStatusFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      return 400;
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kFailedPrecondition:
+      return 409;
+    default:
+      return 503;
+  }
+}
+
+const std::string* FindHeader(const HttpRequest& req, absl::string_view name) {
+  for (const auto& [k, v] : req.headers) {
+    if (absl::EqualsIgnoreCase(k, name)) return &v;
+  }
+  return nullptr;
+}
+
+// One line per callback on stderr: enough to trace a CallbackFailed report from OSS.
+void Log(const HttpRequest& req, int status, absl::string_view what, absl::Duration took) {
+  std::fprintf(stderr, "callback %s %s -> %d %s (%lld ms)\n", req.peer.c_str(), req.target.c_str(),
+               status, std::string(what).c_str(),
+               static_cast<long long>(absl::ToInt64Milliseconds(took)));
+}
+
+}  // namespace
+
+void CallbackEndpoint::Handle(HttpRequest request, HttpRespond respond) {
+  const absl::string_view path =
+      absl::string_view(request.target).substr(0, request.target.find('?'));
+  if (request.method == "GET" && path == "/healthz") {
+    respond(Json(200, {{"status", "ok"}}));
+    return;
+  }
+  if (request.method == "GET" && path == "/readyz") {
+    // Readiness may touch the database: off the I/O thread.
+    auto ready = deps_.ready;
+    if (!deps_.pool->Submit([ready, respond] {
+          const absl::Status st = ready ? ready() : absl::OkStatus();
+          respond(st.ok() ? Json(200, {{"status", "ready"}}) : Error(503, st.message()));
+        })) {
+      respond(Error(503, "overloaded"));
+    }
+    return;
+  }
+  if (path != options_.callback_path) {
+    respond(Error(404, "not found"));
+    return;
+  }
+  if (request.method != "POST") {
+    HttpResponse r = Error(405, "use POST");
+    r.headers.emplace_back("Allow", "POST");
+    respond(std::move(r));
+    return;
+  }
+  auto shared = std::make_shared<HttpRequest>(std::move(request));
+  if (!deps_.pool->Submit([this, shared, respond] { respond(HandleCallback(*shared)); })) {
+    respond(Error(503, "overloaded"));
+  }
+}
+
+HttpResponse CallbackEndpoint::HandleCallback(const HttpRequest& req) {
+  const absl::Time start = absl::Now();
+  auto done = [&](HttpResponse r, absl::string_view what) {
+    Log(req, r.status, what, absl::Now() - start);
+    return r;
+  };
+
+  // 1. The signature, over the raw target and body bytes, before anything is parsed.
+  const protocol::CallbackVerification verified =
+      deps_.verifier->Verify({req.target, req.headers, req.body});
+  if (!verified.ok()) {
+    const absl::Status st = verified.ToStatus();
+    const int status = st.code() == absl::StatusCode::kUnavailable   ? 503
+                       : st.code() == absl::StatusCode::kInternal    ? 500
+                       : st.code() == absl::StatusCode::kInvalidArgument ? 400
+                                                                       : 403;
+    return done(Error(status, st.message()), st.message());
+  }
+
+  // 2. The body we bound: upload id, token, and OSS's substituted object facts.
+  const std::string* content_type = FindHeader(req, "content-type");
+  absl::StatusOr<protocol::CallbackBodyType> type =
+      protocol::CallbackBodyTypeFromContentType(content_type ? *content_type : "");
+  if (!type.ok()) return done(Error(400, type.status().message()), "bad content type");
+  absl::StatusOr<protocol::CallbackBody> body = protocol::CallbackBody::Parse(*type, req.body);
+  if (!body.ok()) return done(Error(400, body.status().message()), "bad body");
+  absl::StatusOr<domain::CallbackPayload> payload = domain::ParseCallbackPayload(*body);
+  if (!payload.ok()) return done(Error(400, payload.status().message()), "bad payload");
+
+  // 3. The object as our own bucket has it: the truth, whatever the callback claims.
+  const domain::BucketConfig* bucket = deps_.issuer->bucket(payload->object.bucket);
+  if (bucket == nullptr) {
+    return done(Error(409, absl::StrCat("bucket '", payload->object.bucket,
+                                        "' is not one of ours")),
+                "foreign bucket");
+  }
+  domain::ObjectInfo object = payload->object;
+  if (options_.confirm_with_head_object) {
+    absl::StatusOr<remote::ObjectHead> head = deps_.oss->HeadObject(
+        {bucket->scheme, bucket->endpoint_host, bucket->virtual_hosted, bucket->region},
+        bucket->credentials, bucket->name, object.key, options_.head_timeout);
+    if (!head.ok()) {
+      if (head.status().code() == absl::StatusCode::kNotFound) {
+        return done(Error(409, "the reported object is not in our bucket"), "object missing");
+      }
+      return done(Error(503, head.status().message()), "HeadObject failed");
+    }
+    object.size = head->size;
+    object.etag = head->etag;
+    if (!head->content_type.empty()) object.content_type = head->content_type;
+  }
+
+  // 4. Correlate and record (group-committed with concurrent callbacks).
+  auto token_hash = protocol::Sha256(payload->token);
+  if (!token_hash.ok()) return done(Error(500, token_hash.status().message()), "sha256");
+  absl::StatusOr<storage::TransitionResult> result = deps_.batcher->Apply(
+      {payload->upload_id, *token_hash, object}, deps_.clock->Now());
+  if (!result.ok()) {
+    return done(Error(HttpStatusFor(result.status()), result.status().message()),
+                result.status().message());
+  }
+  const domain::Upload& upload = result->upload;
+  nlohmann::json answer = {{"upload_id", upload.id},
+                           {"state", std::string(domain::UploadStateName(upload.state))}};
+  if (upload.state == domain::UploadState::kRejected) {
+    answer["reason"] = upload.rejection_reason;
+    // The uploader must see this as a failure: OSS turns a non-200 into 203 CallbackFailed.
+    return done(Json(409, answer), "rejected");
+  }
+  return done(Json(200, answer), domain::UploadStateName(upload.state));
+}
+
+}  // namespace ossup::transport

@@ -1,0 +1,63 @@
+#ifndef OSSUP_SERVICE_TRANSPORT_CALLBACK_ENDPOINT_H_
+#define OSSUP_SERVICE_TRANSPORT_CALLBACK_ENDPOINT_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "service/common/clock.h"
+#include "service/common/thread_pool.h"
+#include "service/domain/form_issuer.h"
+#include "service/protocol/callback_verifier.h"
+#include "service/remote/oss_client.h"
+#include "service/storage/callback_batcher.h"
+#include "service/transport/http_server.h"
+
+namespace ossup::transport {
+
+struct CallbackEndpointOptions {
+  std::string callback_path = "/oss/callback";
+  // Confirm every reported object with HeadObject on our own bucket before trusting it: a valid
+  // OSS signature does not prove which account's upload triggered the callback.
+  bool confirm_with_head_object = true;
+  absl::Duration head_timeout = absl::Seconds(2);
+};
+
+struct CallbackEndpointDeps {
+  const protocol::CallbackVerifier* verifier = nullptr;
+  storage::CallbackBatcher* batcher = nullptr;
+  const domain::FormIssuer* issuer = nullptr;  // bucket endpoints and credentials
+  remote::OssClient* oss = nullptr;
+  const Clock* clock = nullptr;
+  ThreadPool* pool = nullptr;
+  // Readiness (e.g. a database ping); /readyz answers 503 while it fails.
+  std::function<absl::Status()> ready;
+};
+
+// The HTTP side: POST <callback_path> from OSS, GET /healthz and /readyz for probes.
+//
+// A callback is answered within OSS's 5 s window: 200 with {"upload_id","state"} when recorded
+// (OSS relays it to the uploader); 403 for a bad signature or token; 400 for a malformed body;
+// 404 for an unknown upload; 409 when the object does not match the upload (REJECTED) or is not
+// in our bucket; 503 when a dependency is down (OSS then reports CallbackFailed; the object stays
+// stored, and the expiry sweep finds it). Duplicates of an accepted callback get the same answer
+// and create no second event.
+class CallbackEndpoint {
+ public:
+  CallbackEndpoint(CallbackEndpointDeps deps, CallbackEndpointOptions options)
+      : deps_(std::move(deps)), options_(std::move(options)) {}
+
+  void Handle(HttpRequest request, HttpRespond respond);
+
+  // The callback itself, synchronously (also used by tests).
+  HttpResponse HandleCallback(const HttpRequest& request);
+
+ private:
+  const CallbackEndpointDeps deps_;
+  const CallbackEndpointOptions options_;
+};
+
+}  // namespace ossup::transport
+
+#endif  // OSSUP_SERVICE_TRANSPORT_CALLBACK_ENDPOINT_H_
