@@ -1,0 +1,366 @@
+// oss-upload-orchestrator: the gRPC API and the OSS callback endpoint in one binary.
+//   --role=all       both (default)
+//   --role=grpc      the gRPC API only (internal port)
+//   --role=callback  the callback endpoint only (the internet-facing sidecar)
+// Both roles talk to PostgreSQL directly. See docs/configuration.md.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "service/app/config.h"
+#include "service/common/clock.h"
+#include "service/common/random.h"
+#include "service/common/thread_pool.h"
+#include "service/domain/callers.h"
+#include "service/domain/form_issuer.h"
+#include "service/events/event_hub.h"
+#include "service/protocol/callback_verifier.h"
+#include "service/protocol/public_key.h"
+#include "service/remote/oss_client.h"
+#include "service/remote/public_key_fetcher.h"
+#include "service/storage/callback_batcher.h"
+#include "service/storage/database.h"
+#include "service/storage/event_listener.h"
+#include "service/storage/migrations.h"
+#include "service/storage/upload_store.h"
+#include "service/transport/callback_endpoint.h"
+#include "service/transport/grpc_upload_service.h"
+#include "service/transport/http_server.h"
+
+ABSL_FLAG(std::string, config, "", "path of the JSON configuration file");
+ABSL_FLAG(std::string, role, "all", "all | grpc | callback");
+
+namespace ossup {
+namespace {
+
+int Fail(absl::string_view what, const absl::Status& status) {
+  std::fprintf(stderr, "fatal: %s: %s\n", std::string(what).c_str(), status.ToString().c_str());
+  return 1;
+}
+
+// The event log as the hub reads it: every namespace.
+class StoreEventSource final : public events::EventSource {
+ public:
+  explicit StoreEventSource(storage::UploadStore* store) : store_(store) {}
+  absl::StatusOr<std::vector<domain::UploadEvent>> ReadAfter(int64_t after, int limit) override {
+    absl::StatusOr<storage::EventPage> page = store_->ReadEvents(after, limit, {});
+    if (!page.ok()) return page.status();
+    return std::move(page->events);
+  }
+  absl::StatusOr<int64_t> LastSequence() override { return store_->LastSequence(); }
+  absl::StatusOr<int64_t> OldestRetainedSequence() override {
+    return store_->OldestRetainedSequence();
+  }
+
+ private:
+  storage::UploadStore* store_;
+};
+
+// Coalesces "events committed" into at most one NOTIFY per interval, sent outside the hot
+// transactions (a notifying commit serializes on a database-wide lock; see the yardsticks).
+class Notifier {
+ public:
+  Notifier(storage::Database* db, absl::Duration interval) : db_(db), interval_(interval) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Notifier() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    thread_.join();
+  }
+  void Poke() {
+    absl::MutexLock lock(&mu_);
+    pending_ = true;
+  }
+
+ private:
+  void Run() {
+    while (true) {
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(
+            +[](Notifier* n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(n->mu_) {
+              return n->pending_ || n->stopping_;
+            },
+            this));
+        if (stopping_) return;
+        pending_ = false;
+      }
+      (void)db_->WithConnection([](pqxx::connection& conn) { return storage::Notify(conn); });
+      absl::SleepFor(interval_);
+    }
+  }
+  storage::Database* db_;
+  const absl::Duration interval_;
+  absl::Mutex mu_;
+  bool pending_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+// Expires overdue uploads and purges old events, on every replica (rows are claimed with
+// SKIP LOCKED, so sweepers do not collide).
+class Sweeper {
+ public:
+  Sweeper(storage::UploadStore* store, const Clock* clock, absl::Duration interval,
+          absl::Duration retention)
+      : store_(store), clock_(clock), interval_(interval), retention_(retention) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Sweeper() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    thread_.join();
+  }
+
+ private:
+  void Run() {
+    absl::Time next_purge = absl::InfinitePast();
+    while (true) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), interval_)) return;
+      }
+      const absl::Time now = clock_->Now();
+      absl::StatusOr<int> expired = store_->ExpireDue(now, 500);
+      if (!expired.ok()) {
+        std::fprintf(stderr, "sweeper: %s\n", expired.status().ToString().c_str());
+      }
+      if (now >= next_purge) {
+        (void)store_->PurgeEventsBefore(now - retention_);
+        next_purge = now + absl::Minutes(10);
+      }
+    }
+  }
+  storage::UploadStore* store_;
+  const Clock* clock_;
+  const absl::Duration interval_, retention_;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+absl::StatusOr<std::string> ReadWhole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(const app::Config& c) {
+  if (c.tls_cert_file.empty() && c.tls_key_file.empty()) {
+    return grpc::InsecureServerCredentials();
+  }
+  grpc::SslServerCredentialsOptions ssl;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  absl::StatusOr<std::string> key = ReadWhole(c.tls_key_file);
+  absl::StatusOr<std::string> cert = ReadWhole(c.tls_cert_file);
+  if (!key.ok()) return key.status();
+  if (!cert.ok()) return cert.status();
+  pair.private_key = *key;
+  pair.cert_chain = *cert;
+  ssl.pem_key_cert_pairs.push_back(pair);
+  if (!c.tls_client_ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadWhole(c.tls_client_ca_file);
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+int Main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  const std::string role = absl::GetFlag(FLAGS_role);
+  if (role != "all" && role != "grpc" && role != "callback") {
+    return Fail("--role", absl::InvalidArgumentError("must be all, grpc or callback"));
+  }
+  const bool serve_grpc = role != "callback";
+  const bool serve_callback = role != "grpc";
+
+  // Signals are taken by sigwait below; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<app::Config> config = app::LoadConfig(absl::GetFlag(FLAGS_config));
+  if (!config.ok()) return Fail("configuration", config.status());
+
+  const Clock& clock = RealClock::Get();
+  SecureRandom random;
+  absl::StatusOr<std::unique_ptr<domain::CallerRegistry>> callers =
+      domain::CallerRegistry::FromJson(config->callers_json);
+  if (!callers.ok()) return Fail("callers file", callers.status());
+  absl::StatusOr<std::unique_ptr<domain::FormIssuer>> issuer =
+      domain::FormIssuer::Create(config->buckets, config->callback, config->token_key);
+  if (!issuer.ok()) return Fail("buckets/callback", issuer.status());
+
+  storage::DatabaseOptions db_options;
+  db_options.dsn = config->database_url;
+  db_options.pool_size = config->database_pool_size;
+  storage::Database db(db_options);
+  if (absl::Status st = db.WithConnection(
+          [](pqxx::connection& conn) { return storage::Migrate(conn); },
+          storage::Database::OnBroken::kRetryOnce);
+      !st.ok()) {
+    return Fail("database migration", st);
+  }
+
+  ThreadPool pool(config->worker_threads, 20000);
+  std::unique_ptr<events::EventHub> hub;
+  storage::UploadStoreOptions store_options;
+  Notifier notifier(&db, absl::Milliseconds(2));
+  store_options.on_events_committed = [&notifier, &hub] {
+    notifier.Poke();
+    if (hub) hub->Wake();  // this replica's subscribers need no round trip
+  };
+  storage::UploadStore store(&db, store_options);
+  StoreEventSource source(&store);
+
+  std::unique_ptr<storage::EventListener> listener;
+  std::unique_ptr<transport::UploadServiceImpl> service;
+  std::unique_ptr<grpc::Server> grpc_server;
+  std::unique_ptr<Sweeper> sweeper;
+  if (serve_grpc) {
+    hub = std::make_unique<events::EventHub>(&source, events::EventHubOptions{});
+    if (absl::Status st = hub->Start(); !st.ok()) return Fail("event hub", st);
+    listener = std::make_unique<storage::EventListener>(
+        storage::EventListenerOptions{config->database_url}, [&hub] { hub->Wake(); });
+    if (absl::Status st = listener->Start(); !st.ok()) return Fail("event listener", st);
+
+    transport::UploadServiceDeps deps;
+    deps.store = &store;
+    deps.hub = hub.get();
+    deps.callers = callers->get();
+    deps.issuer = issuer->get();
+    deps.limits = config->limits;
+    deps.clock = &clock;
+    deps.random = &random;
+    deps.pool = &pool;
+    service = std::make_unique<transport::UploadServiceImpl>(deps);
+
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = GrpcCredentials(*config);
+    if (!creds.ok()) return Fail("gRPC TLS", creds.status());
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort(config->grpc_listen, *creds, &port);
+    // A second server on the same port must fail, not share it silently.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    builder.RegisterService(service.get());
+    grpc_server = builder.BuildAndStart();
+    if (!grpc_server || port == 0) {
+      return Fail("gRPC", absl::UnavailableError(absl::StrCat("cannot listen on ",
+                                                              config->grpc_listen)));
+    }
+    grpc_server->GetHealthCheckService()->SetServingStatus("ossup.upload.v1.UploadService", true);
+    const std::string host = config->grpc_listen.substr(0, config->grpc_listen.rfind(':'));
+    std::printf("ossup grpc listening on %s:%d\n", host.c_str(), port);
+    sweeper = std::make_unique<Sweeper>(&store, &clock, config->expiry_sweep_interval,
+                                        config->event_retention);
+  }
+
+  std::unique_ptr<remote::PublicKeyFetcher> fetcher;
+  std::unique_ptr<protocol::PinnedKeyProvider> keys;
+  std::unique_ptr<protocol::CallbackVerifier> verifier;
+  std::unique_ptr<remote::CurlOssClient> oss;
+  std::unique_ptr<storage::CallbackBatcher> batcher;
+  std::unique_ptr<transport::CallbackEndpoint> endpoint;
+  std::unique_ptr<transport::HttpServer> http;
+  if (serve_callback) {
+    const std::vector<std::string> prefixes = config->key_url_prefixes.empty()
+                                                  ? protocol::DefaultKeyUrlPrefixes()
+                                                  : config->key_url_prefixes;
+    if (absl::Status st = protocol::ValidateKeyUrlPrefixes(prefixes); !st.ok()) {
+      return Fail("callback_keys.allowed_url_prefixes", st);
+    }
+    if (config->fetch_unpinned_keys) {
+      remote::PublicKeyFetcherOptions fetch;
+      fetch.allowed_key_url_prefixes = prefixes;
+      fetch.allow_insecure_http = config->allow_insecure_key_fetch;
+      absl::StatusOr<std::unique_ptr<remote::PublicKeyFetcher>> created =
+          remote::PublicKeyFetcher::Create(fetch);
+      if (!created.ok()) return Fail("key fetcher", created.status());
+      fetcher = *std::move(created);
+    }
+    // Production default: only pinned keys (OSS's built in), no fetching at all.
+    keys = std::make_unique<protocol::PinnedKeyProvider>(fetcher.get());
+    for (const app::PinnedKey& pin : config->pinned_keys) {
+      if (absl::Status st = keys->AddPin(pin.url, pin.pem); !st.ok()) {
+        return Fail("callback_keys.pins", st);
+      }
+    }
+    protocol::CallbackVerifierOptions verify;
+    verify.allowed_key_url_prefixes = prefixes;
+    verify.max_body_bytes = config->max_callback_body_bytes;
+    verifier = std::make_unique<protocol::CallbackVerifier>(keys.get(), verify);
+    absl::StatusOr<std::unique_ptr<remote::CurlOssClient>> client =
+        remote::CurlOssClient::Create(&clock);
+    if (!client.ok()) return Fail("OSS client", client.status());
+    oss = *std::move(client);
+    batcher = std::make_unique<storage::CallbackBatcher>(&store, &domain::CheckObjectAgainstUpload);
+
+    transport::CallbackEndpointDeps deps;
+    deps.verifier = verifier.get();
+    deps.batcher = batcher.get();
+    deps.issuer = issuer->get();
+    deps.oss = oss.get();
+    deps.clock = &clock;
+    deps.pool = &pool;
+    deps.ready = [&store] { return store.LastSequence().status(); };
+    transport::CallbackEndpointOptions options;
+    options.callback_path = config->callback_path;
+    options.confirm_with_head_object = config->confirm_with_head_object;
+    endpoint = std::make_unique<transport::CallbackEndpoint>(deps, options);
+
+    transport::HttpServerOptions http_options;
+    http_options.address = config->http_listen_address;
+    http_options.port = static_cast<uint16_t>(config->http_port);
+    http_options.max_body_bytes = config->max_callback_body_bytes;
+    absl::StatusOr<std::unique_ptr<transport::HttpServer>> started = transport::HttpServer::Start(
+        http_options, [&endpoint](transport::HttpRequest req, transport::HttpRespond respond) {
+          endpoint->Handle(std::move(req), std::move(respond));
+        });
+    if (!started.ok()) return Fail("HTTP", started.status());
+    http = *std::move(started);
+    std::printf("ossup http listening on %s:%d\n", config->http_listen_address.c_str(),
+                http->port());
+  }
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  std::fprintf(stderr, "ossup: signal %d, shutting down\n", signal_number);
+  // Streams first (they end with UNAVAILABLE and a resume point), then the servers.
+  if (hub) hub->Stop();
+  if (grpc_server) grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (http) http->Shutdown();
+  sweeper.reset();
+  if (listener) listener->Stop();
+  return 0;
+}
+
+}  // namespace
+}  // namespace ossup
+
+int main(int argc, char** argv) { return ossup::Main(argc, argv); }
