@@ -1,0 +1,178 @@
+// Starts the local stack for e2e tests and the demo: a fresh database on the PostgreSQL at
+// DATABASE_URL, the OSS emulator, and the service configured against both. Each process on an
+// ephemeral port; everything is stopped and removed by stop().
+'use strict';
+
+const { spawn, execFileSync } = require('child_process');
+const crypto = require('crypto');
+const fs = require('fs');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+
+const ROOT = path.resolve(__dirname, '../..');
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+// Starts a process and resolves once stdout printed every line matching `patterns`.
+function startProcess(name, cmd, args, patterns, logFile) {
+  return new Promise((resolve, reject) => {
+    const log = fs.openSync(logFile, 'a');
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', log] });
+    const found = {};
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${name} did not start within 30 s; see ${logFile}`));
+    }, 30000);
+    child.stdout.on('data', (chunk) => {
+      out += chunk.toString();
+      for (const [key, re] of Object.entries(patterns)) {
+        const m = out.match(re);
+        if (m) found[key] = Number(m[1]);
+      }
+      if (Object.keys(found).length === Object.keys(patterns).length) {
+        clearTimeout(timer);
+        resolve({ child, ports: found });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code} before starting; see ${logFile}`));
+    });
+  });
+}
+
+function stopProcess(child) {
+  return new Promise((resolve) => {
+    if (!child || child.exitCode !== null) return resolve();
+    child.removeAllListeners('exit');
+    child.on('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 10000).unref();
+  });
+}
+
+async function startStack(options = {}) {
+  const databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) throw new Error('DATABASE_URL is not set (tests/run.sh starts PostgreSQL)');
+  const build = options.buildDir || process.env.OSSUP_BUILD_DIR || path.join(ROOT, 'build');
+  const emulatorBin = path.join(build, 'tests/emulator/oss-emulator');
+  const serviceBin = path.join(build, 'service/app/oss-upload-orchestrator');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ossup-stack-'));
+  const log = path.join(dir, 'stack.log');
+
+  // A database of its own, so runs never see each other's rows.
+  const dbName = `ossup_e2e_${crypto.randomBytes(6).toString('hex')}`;
+  execFileSync('psql', [databaseUrl, '-q', '-c', `CREATE DATABASE ${dbName}`]);
+  const url = new URL(databaseUrl);
+  url.pathname = `/${dbName}`;
+
+  const bucket = 'media';
+  const accessKeyId = 'LTAI-local-stack';
+  const secret = crypto.randomBytes(18).toString('base64');
+  fs.writeFileSync(path.join(dir, 'emulator.json'), JSON.stringify({
+    default_bucket: bucket,
+    buckets: [{
+      name: bucket, region: 'cn-hangzhou',
+      credentials: [{ access_key_id: accessKeyId, access_key_secret: secret }],
+      cors: [{ allowed_origins: ['*'], allowed_methods: ['POST', 'GET', 'HEAD'],
+               allowed_headers: ['*'], expose_headers: ['ETag', 'x-oss-request-id'],
+               max_age_seconds: 600 }],
+    }],
+  }));
+  const emulator = await startProcess('oss-emulator', emulatorBin, [
+    '--listen=127.0.0.1:0', `--data_dir=${path.join(dir, 'oss-data')}`,
+    `--config=${path.join(dir, 'emulator.json')}`,
+  ], { port: /oss-emulator listening on 127\.0\.0\.1:(\d+)/ }, log);
+  const emuPort = emulator.ports.port;
+
+  const token = crypto.randomBytes(24).toString('hex');
+  fs.writeFileSync(path.join(dir, 'callers.json'), JSON.stringify({
+    callers: [{ name: 'local-backend',
+                token_sha256: crypto.createHash('sha256').update(token).digest('hex'),
+                namespaces: ['acme', 'demo'] }],
+  }));
+  fs.writeFileSync(path.join(dir, 'token.key'), crypto.randomBytes(32).toString('hex'));
+  fs.writeFileSync(path.join(dir, 'bucket.secret'), secret);
+  const httpPort = await freePort();
+  fs.writeFileSync(path.join(dir, 'service.json'), JSON.stringify({
+    grpc: { listen: '127.0.0.1:0' },
+    http: { listen: `127.0.0.1:${httpPort}`, callback_path: '/oss/callback' },
+    database: { url: url.toString(), pool_size: 8 },
+    callers_file: 'callers.json',
+    token_key_file: 'token.key',
+    callback: { urls: [`http://127.0.0.1:${httpPort}/oss/callback`] },
+    buckets: [{ name: bucket, region: 'cn-hangzhou', scheme: 'http',
+                endpoint_host: `127.0.0.1:${emuPort}`, virtual_hosted: false,
+                access_key_id: accessKeyId, access_key_secret_file: 'bucket.secret' }],
+    // The emulator signs callbacks with its own key, served over http on loopback: allowed here
+    // only because this is a local stack. Production pins OSS's key and fetches nothing.
+    callback_keys: { allowed_url_prefixes: [`http://127.0.0.1:${emuPort}/`],
+                     fetch_unpinned: true, allow_insecure_fetch: true },
+    limits: { default_ttl_seconds: 600 },
+  }));
+  const service = await startProcess('oss-upload-orchestrator', serviceBin,
+    [`--config=${path.join(dir, 'service.json')}`],
+    { grpc: /ossup grpc listening on 127\.0\.0\.1:(\d+)/,
+      http: /ossup http listening on 127\.0\.0\.1:(\d+)/ }, log);
+
+  return {
+    dir, log, token, bucket, dbName,
+    emulatorUrl: `http://127.0.0.1:${emuPort}`,
+    grpcTarget: `127.0.0.1:${service.ports.grpc}`,
+    httpUrl: `http://127.0.0.1:${service.ports.http}`,
+    async stop() {
+      await stopProcess(service.child);
+      await stopProcess(emulator.child);
+      try { execFileSync('psql', [databaseUrl, '-q', '-c', `DROP DATABASE ${dbName}`]); } catch (e) { /* best effort */ }
+      if (!options.keep) fs.rmSync(dir, { recursive: true, force: true });
+    },
+    async restartService() {
+      await stopProcess(service.child);
+      const again = await startProcess('oss-upload-orchestrator', serviceBin,
+        [`--config=${path.join(dir, 'service.json')}`],
+        { grpc: /ossup grpc listening on 127\.0\.0\.1:(\d+)/ }, log);
+      service.child = again.child;
+      this.grpcTarget = `127.0.0.1:${again.ports.grpc}`;
+    },
+  };
+}
+
+// A grpc-js client of ossup.upload.v1. grpc-js sends no call credentials over an insecure
+// channel, so the bearer token goes in each call's metadata: client.md().
+function uploadClient(grpc, protoLoader, target, token) {
+  const def = protoLoader.loadSync(path.join(ROOT, 'proto/ossup/upload/v1/upload_service.proto'), {
+    keepCase: true, longs: String, enums: String, defaults: true, oneofs: true,
+    includeDirs: [path.join(ROOT, 'proto')],
+  });
+  const pkg = grpc.loadPackageDefinition(def);
+  const client = new pkg.ossup.upload.v1.UploadService(target, grpc.credentials.createInsecure());
+  client.md = (bearer = token) => {
+    const md = new grpc.Metadata();
+    if (bearer !== null) md.set('authorization', `Bearer ${bearer}`);
+    return md;
+  };
+  return client;
+}
+
+// POSTs a PostForm as a browser does: fields in order, client fields, then the file.
+async function postForm(form, fileBytes, fileType, clientValues = {}, overrides = {}) {
+  const fd = new FormData();
+  for (const f of form.fields) fd.append(f.name, overrides[f.name] ?? f.value);
+  for (const name of form.client_fields) fd.append(name, clientValues[name] ?? fileType);
+  fd.append(form.file_field, new Blob([fileBytes], { type: fileType }), 'photo.png');
+  const res = await fetch(form.url, { method: 'POST', body: fd });
+  return { status: res.status, body: await res.text() };
+}
+
+module.exports = { startStack, uploadClient, postForm, stopProcess, ROOT };
