@@ -13,6 +13,8 @@ case "$flavor" in
   *) echo "build.sh: unknown flavor '$flavor' (release|asan)" >&2; exit 2 ;;
 esac
 
+# Let ccache reuse objects across clones in different folders (CI builds a fresh clone).
+export CCACHE_BASEDIR="$PWD"
 if [[ ! -f "$dir/build.ninja" ]]; then
   cmake -S . -B "$dir" -G Ninja "${args[@]}" >/dev/null
 fi

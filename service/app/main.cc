@@ -93,9 +93,8 @@ class Notifier {
       {
         absl::MutexLock lock(&mu_);
         mu_.Await(absl::Condition(
-            +[](Notifier* n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(n->mu_) {
-              return n->pending_ || n->stopping_;
-            },
+            +[](Notifier* n)
+                 ABSL_EXCLUSIVE_LOCKS_REQUIRED(n->mu_) { return n->pending_ || n->stopping_; },
             this));
         if (stopping_) return;
         pending_ = false;
@@ -218,9 +217,9 @@ int Main(int argc, char** argv) {
   db_options.dsn = config->database_url;
   db_options.pool_size = config->database_pool_size;
   storage::Database db(db_options);
-  if (absl::Status st = db.WithConnection(
-          [](pqxx::connection& conn) { return storage::Migrate(conn); },
-          storage::Database::OnBroken::kRetryOnce);
+  if (absl::Status st =
+          db.WithConnection([](pqxx::connection& conn) { return storage::Migrate(conn); },
+                            storage::Database::OnBroken::kRetryOnce);
       !st.ok()) {
     return Fail("database migration", st);
   }
@@ -270,8 +269,8 @@ int Main(int argc, char** argv) {
     builder.RegisterService(service.get());
     grpc_server = builder.BuildAndStart();
     if (!grpc_server || port == 0) {
-      return Fail("gRPC", absl::UnavailableError(absl::StrCat("cannot listen on ",
-                                                              config->grpc_listen)));
+      return Fail("gRPC",
+                  absl::UnavailableError(absl::StrCat("cannot listen on ", config->grpc_listen)));
     }
     grpc_server->GetHealthCheckService()->SetServingStatus("ossup.upload.v1.UploadService", true);
     const std::string host = config->grpc_listen.substr(0, config->grpc_listen.rfind(':'));
@@ -353,7 +352,8 @@ int Main(int argc, char** argv) {
   std::fprintf(stderr, "ossup: signal %d, shutting down\n", signal_number);
   // Streams first (they end with UNAVAILABLE and a resume point), then the servers.
   if (hub) hub->Stop();
-  if (grpc_server) grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (grpc_server)
+    grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (http) http->Shutdown();
   sweeper.reset();
   if (listener) listener->Stop();

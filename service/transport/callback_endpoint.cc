@@ -104,10 +104,10 @@ HttpResponse CallbackEndpoint::HandleCallback(const HttpRequest& req) {
       deps_.verifier->Verify({req.target, req.headers, req.body});
   if (!verified.ok()) {
     const absl::Status st = verified.ToStatus();
-    const int status = st.code() == absl::StatusCode::kUnavailable   ? 503
-                       : st.code() == absl::StatusCode::kInternal    ? 500
+    const int status = st.code() == absl::StatusCode::kUnavailable       ? 503
+                       : st.code() == absl::StatusCode::kInternal        ? 500
                        : st.code() == absl::StatusCode::kInvalidArgument ? 400
-                                                                       : 403;
+                                                                         : 403;
     return done(Error(status, st.message()), st.message());
   }
 
@@ -124,9 +124,9 @@ HttpResponse CallbackEndpoint::HandleCallback(const HttpRequest& req) {
   // 3. The object as our own bucket has it: the truth, whatever the callback claims.
   const domain::BucketConfig* bucket = deps_.issuer->bucket(payload->object.bucket);
   if (bucket == nullptr) {
-    return done(Error(409, absl::StrCat("bucket '", payload->object.bucket,
-                                        "' is not one of ours")),
-                "foreign bucket");
+    return done(
+        Error(409, absl::StrCat("bucket '", payload->object.bucket, "' is not one of ours")),
+        "foreign bucket");
   }
   domain::ObjectInfo object = payload->object;
   if (options_.confirm_with_head_object) {
@@ -147,8 +147,8 @@ HttpResponse CallbackEndpoint::HandleCallback(const HttpRequest& req) {
   // 4. Correlate and record (group-committed with concurrent callbacks).
   auto token_hash = protocol::Sha256(payload->token);
   if (!token_hash.ok()) return done(Error(500, token_hash.status().message()), "sha256");
-  absl::StatusOr<storage::TransitionResult> result = deps_.batcher->Apply(
-      {payload->upload_id, *token_hash, object}, deps_.clock->Now());
+  absl::StatusOr<storage::TransitionResult> result =
+      deps_.batcher->Apply({payload->upload_id, *token_hash, object}, deps_.clock->Now());
   if (!result.ok()) {
     return done(Error(HttpStatusFor(result.status()), result.status().message()),
                 result.status().message());

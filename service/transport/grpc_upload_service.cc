@@ -241,8 +241,8 @@ absl::StatusOr<std::string> ParseParent(absl::string_view field, absl::string_vi
 absl::StatusOr<std::pair<std::string, std::string>> ParseUploadName(absl::string_view field,
                                                                     absl::string_view name) {
   const std::vector<absl::string_view> parts = absl::StrSplit(name, '/');
-  if (parts.size() != 4 || parts[0] != "namespaces" || parts[1].empty() ||
-      parts[2] != "uploads" || parts[3].empty()) {
+  if (parts.size() != 4 || parts[0] != "namespaces" || parts[1].empty() || parts[2] != "uploads" ||
+      parts[3].empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         field, ": expected 'namespaces/{namespace}/uploads/{upload_id}', got '", name, "'"));
   }
@@ -282,11 +282,10 @@ grpc::ServerUnaryReactor* UploadServiceImpl::RunUnary(grpc::CallbackServerContex
         ns_field, ": caller '", (*caller)->name, "' may not use namespace '", *ns, "'"))));
     return reactor;
   }
-  if (!deps_.pool->Submit([reactor, work = std::move(work)] {
-        reactor->Finish(ToGrpcStatus(work()));
-      })) {
-    reactor->Finish(ToGrpcStatus(
-        absl::ResourceExhaustedError("the server is overloaded; retry with backoff")));
+  if (!deps_.pool->Submit(
+          [reactor, work = std::move(work)] { reactor->Finish(ToGrpcStatus(work())); })) {
+    reactor->Finish(
+        ToGrpcStatus(absl::ResourceExhaustedError("the server is overloaded; retry with backoff")));
   }
   return reactor;
 }
@@ -318,11 +317,11 @@ absl::Status UploadServiceImpl::DoCreate(const v1::CreateUploadRequest& request,
 
   const absl::Time now = deps_.clock->Now();
   const std::string id = domain::NewUploadId(*deps_.random);
-  const std::string key = in.object_key.empty()
-                              ? domain::GenerateObjectKey(in.key_prefix, in.file_name, *deps_.random)
-                              : in.object_key;
-  const domain::Upload upload = domain::NewPendingUpload(in, deps_.limits, id, key,
-                                                         deps_.issuer->CallbackToken(id), now);
+  const std::string key =
+      in.object_key.empty() ? domain::GenerateObjectKey(in.key_prefix, in.file_name, *deps_.random)
+                            : in.object_key;
+  const domain::Upload upload =
+      domain::NewPendingUpload(in, deps_.limits, id, key, deps_.issuer->CallbackToken(id), now);
   // The form is issued only once the row is committed.
   OSSUP_ASSIGN_OR_RETURN(storage::CreateResult created, deps_.store->Create(upload));
   OSSUP_ASSIGN_OR_RETURN(protocol::PostForm form, deps_.issuer->Issue(created.upload, now));
@@ -370,31 +369,34 @@ grpc::ServerUnaryReactor* UploadServiceImpl::ListUploads(grpc::CallbackServerCon
                                                          v1::ListUploadsResponse* response) {
   absl::StatusOr<std::string> ns = ParseParent("parent", request->parent());
   const std::string ns_copy = ns.ok() ? *ns : "";
-  return RunUnary(ctx, "parent", std::move(ns), [this, request, response, ns_copy]() -> absl::Status {
-    if (request->page_size() < 0) {
-      return absl::InvalidArgumentError("page_size: must not be negative");
-    }
-    const int page_size =
-        request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
-    storage::ListFilter filter;
-    filter.subject = request->subject();
-    for (int s : request->states()) {
-      OSSUP_ASSIGN_OR_RETURN(domain::UploadState state, FromProtoState(s));
-      filter.states.push_back(state);
-    }
-    if (request->has_create_time_after()) {
-      filter.create_time_after = FromTimestamp(request->create_time_after());
-    }
-    if (request->has_create_time_before()) {
-      filter.create_time_before = FromTimestamp(request->create_time_before());
-    }
-    OSSUP_ASSIGN_OR_RETURN(storage::ListResult page,
-                           deps_.store->List(ns_copy, filter, page_size, request->page_token()));
-    for (const auto& u : page.uploads) ToProto(u, response->add_uploads());
-    response->set_next_page_token(page.next_page_token);
-    response->set_event_sequence(page.event_sequence);
-    return absl::OkStatus();
-  });
+  return RunUnary(ctx, "parent", std::move(ns),
+                  [this, request, response, ns_copy]() -> absl::Status {
+                    if (request->page_size() < 0) {
+                      return absl::InvalidArgumentError("page_size: must not be negative");
+                    }
+                    const int page_size = request->page_size() == 0
+                                              ? kDefaultPageSize
+                                              : std::min(request->page_size(), kMaxPageSize);
+                    storage::ListFilter filter;
+                    filter.subject = request->subject();
+                    for (int s : request->states()) {
+                      OSSUP_ASSIGN_OR_RETURN(domain::UploadState state, FromProtoState(s));
+                      filter.states.push_back(state);
+                    }
+                    if (request->has_create_time_after()) {
+                      filter.create_time_after = FromTimestamp(request->create_time_after());
+                    }
+                    if (request->has_create_time_before()) {
+                      filter.create_time_before = FromTimestamp(request->create_time_before());
+                    }
+                    OSSUP_ASSIGN_OR_RETURN(
+                        storage::ListResult page,
+                        deps_.store->List(ns_copy, filter, page_size, request->page_token()));
+                    for (const auto& u : page.uploads) ToProto(u, response->add_uploads());
+                    response->set_next_page_token(page.next_page_token);
+                    response->set_event_sequence(page.event_sequence);
+                    return absl::OkStatus();
+                  });
 }
 
 grpc::ServerUnaryReactor* UploadServiceImpl::CancelUpload(grpc::CallbackServerContext* ctx,
@@ -428,8 +430,8 @@ grpc::ServerWriteReactor<v1::UploadEvent>* UploadServiceImpl::WatchUploads(
   absl::StatusOr<std::string> ns = ParseParent("parent", request->parent());
   if (!ns.ok()) return fail(ns.status());
   if (!(*caller)->MayUse(*ns)) {
-    return fail(absl::PermissionDeniedError(absl::StrCat(
-        "parent: caller '", (*caller)->name, "' may not use namespace '", *ns, "'")));
+    return fail(absl::PermissionDeniedError(
+        absl::StrCat("parent: caller '", (*caller)->name, "' may not use namespace '", *ns, "'")));
   }
   events::SubscriptionFilter filter;
   filter.ns = *ns;
@@ -452,8 +454,8 @@ grpc::ServerWriteReactor<v1::UploadEvent>* UploadServiceImpl::WatchUploads(
     return fail(absl::InvalidArgumentError("after_sequence: must not be negative"));
   }
   // Subscribing may read the database (retention check); the hub bounds catch-up work itself.
-  auto sub = deps_.hub->Subscribe(std::move(filter), from_now ? 0 : request->after_sequence(),
-                                  from_now);
+  auto sub =
+      deps_.hub->Subscribe(std::move(filter), from_now ? 0 : request->after_sequence(), from_now);
   if (!sub.ok()) return fail(sub.status());
   return new WatchReactor(*std::move(sub));
 }

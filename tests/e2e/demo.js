@@ -45,7 +45,7 @@ async function main() {
     const posted = await postForm(created.form, Buffer.from('hello, oss\n'), 'text/plain');
     console.log(`2. POST the form  -> HTTP ${posted.status} ${posted.body}  (relayed by OSS from our callback answer)`);
     const event = await Promise.race([completed,
-      new Promise((_, reject) => setTimeout(() => reject(new Error('no event within 10 s')), 10000))]);
+      new Promise((_, reject) => setTimeout(() => reject(new Error('no event within 10 s')), 10000).unref())]);
     console.log(`3. WatchUploads   -> #${event.sequence} ${event.type}: ${event.upload.object.key}, ${event.upload.object.size} bytes, etag ${event.upload.object.etag}`);
     events.cancel();
     client.close();
