@@ -108,6 +108,13 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& ba
   OSSUP_RETURN_IF_ERROR(Get(doc["callback"], "urls", &c.callback.urls, "callback."));
   OSSUP_RETURN_IF_ERROR(Get(doc["callback"], "host", &c.callback.host, "callback."));
   OSSUP_RETURN_IF_ERROR(Get(doc["callback"], "sni", &c.callback.sni, "callback."));
+  std::string body_type = "json";
+  OSSUP_RETURN_IF_ERROR(Get(doc["callback"], "body_type", &body_type, "callback."));
+  if (body_type != "json" && body_type != "form") {
+    return absl::InvalidArgumentError("config: callback.body_type must be json or form");
+  }
+  c.callback.body_type = body_type == "json" ? protocol::CallbackBodyType::kJson
+                                             : protocol::CallbackBodyType::kFormUrlEncoded;
 
   if (!doc.contains("buckets") || !doc["buckets"].is_array() || doc["buckets"].empty()) {
     return absl::InvalidArgumentError("config: buckets must list at least one bucket");

@@ -64,10 +64,11 @@ absl::StatusOr<protocol::PostForm> FormIssuer::Issue(const Upload& upload, absl:
         absl::StrCat("bucket '", upload.bucket, "' is no longer configured"));
   }
   const std::string token = CallbackToken(upload.id);
-  OSSUP_ASSIGN_OR_RETURN(std::string body, CallbackBodyTemplateFor(upload, token));
+  OSSUP_ASSIGN_OR_RETURN(std::string body,
+                         CallbackBodyTemplateFor(upload, token, callback_.body_type));
   protocol::CallbackParams callback{callback_.urls, callback_.host,
                                     callback_.sni ? std::optional<bool>(true) : std::nullopt,
-                                    protocol::CallbackBodyType::kJson, std::move(body)};
+                                    callback_.body_type, std::move(body)};
   protocol::PostObjectSpec spec;
   spec.bucket = b->name;
   spec.key_mode = protocol::PostObjectSpec::KeyMode::kExact;
@@ -86,10 +87,10 @@ absl::StatusOr<protocol::PostForm> FormIssuer::Issue(const Upload& upload, absl:
   OSSUP_ASSIGN_OR_RETURN(spec.callback, protocol::EncodeCallbackParams(callback));
   spec.expiration = upload.expire_time;
   protocol::PostFormSigner signer(&key_cache_);
-  return signer.Sign(spec, b->credentials, b->region,
-                     protocol::BucketPostUrl(b->scheme, b->endpoint_host, b->name,
-                                             b->virtual_hosted),
-                     b->signature_version, now);
+  return signer.Sign(
+      spec, b->credentials, b->region,
+      protocol::BucketPostUrl(b->scheme, b->endpoint_host, b->name, b->virtual_hosted),
+      b->signature_version, now);
 }
 
 }  // namespace ossup::domain

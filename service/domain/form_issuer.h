@@ -10,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "service/domain/upload.h"
+#include "service/protocol/callback_body_type.h"
 #include "service/protocol/credentials.h"
 #include "service/protocol/post_form.h"
 #include "service/protocol/signing_key.h"
@@ -20,7 +21,8 @@ namespace ossup::domain {
 struct BucketConfig {
   std::string name;
   std::string region;  // plain region id, e.g. cn-hangzhou
-  // Where browsers POST: scheme + host of the OSS endpoint ("https", "oss-cn-hangzhou.aliyuncs.com")
+  // Where browsers POST: scheme + host of the OSS endpoint ("https",
+  // "oss-cn-hangzhou.aliyuncs.com")
   std::string scheme = "https";
   std::string endpoint_host;
   bool virtual_hosted = true;
@@ -35,6 +37,8 @@ struct CallbackConfig {
   std::vector<std::string> urls;  // 1-5, tried in order by OSS
   std::string host;               // optional Host header override
   bool sni = false;
+  // How OSS encodes the callback body; the endpoint reads either.
+  protocol::CallbackBodyType body_type = protocol::CallbackBodyType::kJson;
 };
 
 // Turns a stored upload into the signed PostObject form. Pure: time comes in as an argument.

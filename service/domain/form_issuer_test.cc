@@ -48,7 +48,8 @@ TEST(FormIssuerTest, IssuesABoundFormWithTheUploadsCallback) {
   EXPECT_EQ(Field(*form, "x-oss-forbid-overwrite"), "true");
   EXPECT_EQ(form->expiration, u.expire_time);
 
-  const auto callback = nlohmann::json::parse(*protocol::Base64DecodeStrict(Field(*form, "callback")));
+  const auto callback =
+      nlohmann::json::parse(*protocol::Base64DecodeStrict(Field(*form, "callback")));
   EXPECT_EQ(callback["callbackUrl"], "https://uploads.example.com/oss/callback");
   EXPECT_EQ(callback["callbackBodyType"], "application/json");
   const std::string body = callback["callbackBody"];

@@ -242,8 +242,9 @@ Upload NewPendingUpload(const CreateUploadInput& input, const UploadLimits& limi
 }
 
 absl::StatusOr<std::string> CallbackBodyTemplateFor(const Upload& upload,
-                                                    absl::string_view callback_token) {
-  protocol::CallbackBodyTemplate body(protocol::CallbackBodyType::kJson);
+                                                    absl::string_view callback_token,
+                                                    protocol::CallbackBodyType type) {
+  protocol::CallbackBodyTemplate body(type);
   body.AddLiteral("upload_id", upload.id).AddLiteral("token", callback_token);
   for (const auto& [key, value] : upload.metadata) {
     body.AddLiteral(absl::StrCat("meta.", key), value);

@@ -77,11 +77,12 @@ Upload NewPendingUpload(const CreateUploadInput& input, const UploadLimits& limi
                         absl::string_view id, absl::string_view object_key,
                         absl::string_view callback_token, absl::Time now);
 
-// The callback body template bound into the policy (JSON): the upload id, the callback token and
-// the metadata as literals ("meta.<key>"), plus OSS's ${bucket}, ${object}, ${size},
-// ${mimeType} and ${etag}.
-absl::StatusOr<std::string> CallbackBodyTemplateFor(const Upload& upload,
-                                                    absl::string_view callback_token);
+// The callback body template bound into the policy: the upload id, the callback token and the
+// metadata as literals ("meta.<key>"), plus OSS's ${bucket}, ${object}, ${size}, ${mimeType} and
+// ${etag}, in either body encoding (ParseCallbackPayload reads both).
+absl::StatusOr<std::string> CallbackBodyTemplateFor(
+    const Upload& upload, absl::string_view callback_token,
+    protocol::CallbackBodyType type = protocol::CallbackBodyType::kJson);
 
 // What a verified callback body says.
 struct CallbackPayload {

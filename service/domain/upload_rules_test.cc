@@ -211,6 +211,41 @@ TEST(CallbackBodyTest, TemplateRoundTripsThroughOssSubstitution) {
   EXPECT_EQ(*parsed->GetString("meta.album"), "say \"hi\" ${object}");
 }
 
+// The same for the form encoding: OSS URL-encodes substituted values.
+TEST(CallbackBodyTest, FormTemplateRoundTripsThroughOssSubstitution) {
+  Upload u;
+  u.id = "0f8fad5b-d9cb-469f-a165-70867728950e";
+  u.metadata = {{"album", "a&b=c ${x}"}};
+  auto tmpl = CallbackBodyTemplateFor(u, "00112233445566778899aabbccddeeff",
+                                      protocol::CallbackBodyType::kFormUrlEncoded);
+  ASSERT_TRUE(tmpl.ok()) << tmpl.status();
+  protocol::CallbackParams params{{"https://cb.example.com/oss/callback"},
+                                  "",
+                                  std::nullopt,
+                                  protocol::CallbackBodyType::kFormUrlEncoded,
+                                  *tmpl};
+  EXPECT_TRUE(protocol::ValidateCallbackParams(params).ok());
+  std::string body = *tmpl;
+  const std::vector<std::pair<std::string, std::string>> vars = {
+      {"${bucket}", "media"},
+      {"${object}", "avatars%2Fx%2Fme%20%281%29.png"},
+      {"${size}", "1234"},
+      {"${mimeType}", "image%2Fpng"},
+      {"${etag}", "5B74FC97CC385B45C6C8B7782D5A2140"}};
+  for (const auto& [placeholder, value] : vars) {
+    body.replace(body.find(placeholder), placeholder.size(), value);
+  }
+  auto parsed = protocol::CallbackBody::Parse(protocol::CallbackBodyType::kFormUrlEncoded, body);
+  ASSERT_TRUE(parsed.ok()) << parsed.status() << "\n" << body;
+  auto payload = ParseCallbackPayload(*parsed);
+  ASSERT_TRUE(payload.ok()) << payload.status();
+  EXPECT_EQ(payload->upload_id, u.id);
+  EXPECT_EQ(payload->object.key, "avatars/x/me (1).png");
+  EXPECT_EQ(payload->object.size, 1234);
+  EXPECT_EQ(payload->object.content_type, "image/png");
+  EXPECT_EQ(*parsed->GetString("meta.album"), "a&b=c ${x}");
+}
+
 TEST(CallbackBodyTest, MissingFieldsAreErrors) {
   auto parsed = protocol::CallbackBody::Parse(protocol::CallbackBodyType::kJson,
                                               R"({"upload_id":"x","token":"t"})");

@@ -104,46 +104,59 @@ async function startStack(options = {}) {
   }));
   fs.writeFileSync(path.join(dir, 'token.key'), crypto.randomBytes(32).toString('hex'));
   fs.writeFileSync(path.join(dir, 'bucket.secret'), secret);
-  const httpPort = await freePort();
-  fs.writeFileSync(path.join(dir, 'service.json'), JSON.stringify({
-    grpc: { listen: '127.0.0.1:0' },
-    http: { listen: `127.0.0.1:${httpPort}`, callback_path: '/oss/callback' },
-    database: { url: url.toString(), pool_size: 8 },
-    callers_file: 'callers.json',
-    token_key_file: 'token.key',
-    callback: { urls: [`http://127.0.0.1:${httpPort}/oss/callback`] },
-    buckets: [{ name: bucket, region: 'cn-hangzhou', scheme: 'http',
-                endpoint_host: `127.0.0.1:${emuPort}`, virtual_hosted: false,
-                access_key_id: accessKeyId, access_key_secret_file: 'bucket.secret' }],
-    // The emulator signs callbacks with its own key, served over http on loopback: allowed here
-    // only because this is a local stack. Production pins OSS's key and fetches nothing.
-    callback_keys: { allowed_url_prefixes: [`http://127.0.0.1:${emuPort}/`],
-                     fetch_unpinned: true, allow_insecure_fetch: true },
-    limits: { default_ttl_seconds: 600 },
-  }));
-  const service = await startProcess('oss-upload-orchestrator', serviceBin,
-    [`--config=${path.join(dir, 'service.json')}`],
-    { grpc: /ossup grpc listening on 127\.0\.0\.1:(\d+)/,
-      http: /ossup http listening on 127\.0\.0\.1:(\d+)/ }, log);
+  // One config per replica: each calls OSS back on its own HTTP port; all share the database.
+  async function writeServiceConfig(i) {
+    const httpPort = await freePort();
+    const file = path.join(dir, `service-${i}.json`);
+    fs.writeFileSync(file, JSON.stringify({
+      grpc: { listen: '127.0.0.1:0' },
+      http: { listen: `127.0.0.1:${httpPort}`, callback_path: '/oss/callback' },
+      database: { url: url.toString(), pool_size: 8 },
+      callers_file: 'callers.json',
+      token_key_file: 'token.key',
+      callback: { urls: [`http://127.0.0.1:${httpPort}/oss/callback`],
+                  body_type: options.callbackBodyType || 'json' },
+      buckets: [{ name: bucket, region: 'cn-hangzhou', scheme: 'http',
+                  endpoint_host: `127.0.0.1:${emuPort}`, virtual_hosted: false,
+                  access_key_id: accessKeyId, access_key_secret_file: 'bucket.secret' }],
+      // The emulator signs callbacks with its own key, served over http on loopback: allowed
+      // here only because this is a local stack. Production pins OSS's key and fetches nothing.
+      callback_keys: { allowed_url_prefixes: [`http://127.0.0.1:${emuPort}/`],
+                       fetch_unpinned: true, allow_insecure_fetch: true },
+      limits: { default_ttl_seconds: 600 },
+    }));
+    return file;
+  }
+  const startService = async (file) => {
+    const started = await startProcess('oss-upload-orchestrator', serviceBin, [`--config=${file}`],
+      { grpc: /ossup grpc listening on 127\.0\.0\.1:(\d+)/,
+        http: /ossup http listening on 127\.0\.0\.1:(\d+)/ }, log);
+    return { child: started.child, file,
+             grpcTarget: `127.0.0.1:${started.ports.grpc}`,
+             httpUrl: `http://127.0.0.1:${started.ports.http}` };
+  };
+  const services = [];
+  for (let i = 0; i < (options.replicas || 1); i++) {
+    services.push(await startService(await writeServiceConfig(i)));
+  }
 
   return {
     dir, log, token, bucket, dbName,
     emulatorUrl: `http://127.0.0.1:${emuPort}`,
-    grpcTarget: `127.0.0.1:${service.ports.grpc}`,
-    httpUrl: `http://127.0.0.1:${service.ports.http}`,
+    services,
+    grpcTarget: services[0].grpcTarget,
+    httpUrl: services[0].httpUrl,
     async stop() {
-      await stopProcess(service.child);
+      for (const svc of services) await stopProcess(svc.child);
       await stopProcess(emulator.child);
       try { execFileSync('psql', [databaseUrl, '-q', '-c', `DROP DATABASE ${dbName}`]); } catch (e) { /* best effort */ }
       if (!options.keep) fs.rmSync(dir, { recursive: true, force: true });
     },
+    // Restarts replica 0 with the same configuration (same HTTP port, a new gRPC port).
     async restartService() {
-      await stopProcess(service.child);
-      const again = await startProcess('oss-upload-orchestrator', serviceBin,
-        [`--config=${path.join(dir, 'service.json')}`],
-        { grpc: /ossup grpc listening on 127\.0\.0\.1:(\d+)/ }, log);
-      service.child = again.child;
-      this.grpcTarget = `127.0.0.1:${again.ports.grpc}`;
+      await stopProcess(services[0].child);
+      services[0] = await startService(services[0].file);
+      this.grpcTarget = services[0].grpcTarget;
     },
   };
 }
