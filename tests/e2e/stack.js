@@ -109,7 +109,7 @@ async function startStack(options = {}) {
     const httpPort = await freePort();
     const file = path.join(dir, `service-${i}.json`);
     fs.writeFileSync(file, JSON.stringify({
-      grpc: { listen: '127.0.0.1:0' },
+      grpc: { listen: '127.0.0.1:0', ...(options.grpcTls || {}) },
       http: { listen: `127.0.0.1:${httpPort}`, callback_path: '/oss/callback' },
       database: { url: url.toString(), pool_size: 8 },
       callers_file: 'callers.json',
@@ -163,13 +163,14 @@ async function startStack(options = {}) {
 
 // A grpc-js client of ossup.upload.v1. grpc-js sends no call credentials over an insecure
 // channel, so the bearer token goes in each call's metadata: client.md().
-function uploadClient(grpc, protoLoader, target, token) {
+function uploadClient(grpc, protoLoader, target, token, channelCredentials) {
   const def = protoLoader.loadSync(path.join(ROOT, 'proto/ossup/upload/v1/upload_service.proto'), {
     keepCase: true, longs: String, enums: String, defaults: true, oneofs: true,
     includeDirs: [path.join(ROOT, 'proto')],
   });
   const pkg = grpc.loadPackageDefinition(def);
-  const client = new pkg.ossup.upload.v1.UploadService(target, grpc.credentials.createInsecure());
+  const client = new pkg.ossup.upload.v1.UploadService(
+    target, channelCredentials || grpc.credentials.createInsecure());
   client.md = (bearer = token) => {
     const md = new grpc.Metadata();
     if (bearer !== null) md.set('authorization', `Bearer ${bearer}`);
