@@ -1,12 +1,15 @@
 #include "service/app/config.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 #include "service/common/status_macros.h"
 
@@ -58,8 +61,46 @@ absl::Status SplitHostPort(const std::string& listen, std::string* host, int* po
 }  // namespace
 
 absl::StatusOr<Config> LoadConfig(const std::string& path) {
+  if (path.empty()) {
+    return absl::InvalidArgumentError("--config (or OSSUP_CONFIG) names no configuration file");
+  }
   OSSUP_ASSIGN_OR_RETURN(std::string text, ReadFile(path, 1 << 20));
-  return ParseConfig(text, std::filesystem::path(path).parent_path().string());
+  OSSUP_ASSIGN_OR_RETURN(Config config,
+                         ParseConfig(text, std::filesystem::path(path).parent_path().string()));
+  OSSUP_RETURN_IF_ERROR(
+      ApplyEnvironment(&config, [](const char* name) { return std::getenv(name); }));
+  return config;
+}
+
+absl::Status ApplyEnvironment(Config* c, const std::function<const char*(const char*)>& getenv) {
+  auto get = [&](const char* name) -> std::optional<std::string> {
+    const char* v = getenv(name);
+    if (v == nullptr || *v == '\0') return std::nullopt;
+    return std::string(v);
+  };
+  auto get_int = [&](const char* name, int lo, int hi, int* out) -> absl::Status {
+    if (auto v = get(name)) {
+      if (!absl::SimpleAtoi(*v, out) || *out < lo || *out > hi) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("environment: ", name, "='", *v, "' must be a number in ", lo, "..", hi));
+      }
+    }
+    return absl::OkStatus();
+  };
+  if (auto v = get("OSSUP_DATABASE_URL")) c->database_url = *v;
+  OSSUP_RETURN_IF_ERROR(get_int("OSSUP_DATABASE_POOL_SIZE", 1, 1000, &c->database_pool_size));
+  OSSUP_RETURN_IF_ERROR(get_int("OSSUP_WORKER_THREADS", 1, 1024, &c->worker_threads));
+  if (auto v = get("OSSUP_GRPC_LISTEN")) c->grpc_listen = *v;
+  if (auto v = get("OSSUP_HTTP_LISTEN")) {
+    if (absl::Status st = SplitHostPort(*v, &c->http_listen_address, &c->http_port); !st.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("environment: OSSUP_HTTP_LISTEN='", *v, "' must be host:port"));
+    }
+  }
+  if (auto v = get("OSSUP_CALLBACK_URLS")) {
+    c->callback.urls = absl::StrSplit(*v, ';', absl::SkipEmpty());
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& base_dir) {

@@ -1,6 +1,7 @@
 #ifndef OSSUP_SERVICE_APP_CONFIG_H_
 #define OSSUP_SERVICE_APP_CONFIG_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -49,9 +50,17 @@ struct Config {
   int worker_threads = 32;
 };
 
-// Parses the JSON and loads the files it names (relative to the config file's directory).
+// Parses the JSON and loads the files it names (relative to the config file's directory), then
+// applies the environment overrides below.
 absl::StatusOr<Config> LoadConfig(const std::string& path);
 absl::StatusOr<Config> ParseConfig(absl::string_view json, const std::string& base_dir);
+
+// Environment variables that override the file (for container platforms):
+//   OSSUP_DATABASE_URL, OSSUP_DATABASE_POOL_SIZE, OSSUP_GRPC_LISTEN, OSSUP_HTTP_LISTEN,
+//   OSSUP_CALLBACK_URLS (';'-separated), OSSUP_WORKER_THREADS.
+// `getenv` is injected for tests. Bad values fail naming the variable.
+absl::Status ApplyEnvironment(Config* config,
+                              const std::function<const char*(const char*)>& getenv);
 
 }  // namespace ossup::app
 

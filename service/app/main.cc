@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -39,8 +40,8 @@
 #include "service/transport/grpc_upload_service.h"
 #include "service/transport/http_server.h"
 
-ABSL_FLAG(std::string, config, "", "path of the JSON configuration file");
-ABSL_FLAG(std::string, role, "all", "all | grpc | callback");
+ABSL_FLAG(std::string, config, "", "path of the JSON configuration file (env: OSSUP_CONFIG)");
+ABSL_FLAG(std::string, role, "", "all | grpc | callback (env: OSSUP_ROLE; default all)");
 
 namespace ossup {
 namespace {
@@ -187,7 +188,14 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(const a
 
 int Main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  const std::string role = absl::GetFlag(FLAGS_role);
+  // A flag wins over its environment variable, which wins over the default.
+  auto flag_or_env = [](const std::string& flag, const char* env, const char* fallback) {
+    if (!flag.empty()) return flag;
+    const char* v = std::getenv(env);
+    return std::string(v != nullptr && *v != '\0' ? v : fallback);
+  };
+  const std::string role = flag_or_env(absl::GetFlag(FLAGS_role), "OSSUP_ROLE", "all");
+  const std::string config_path = flag_or_env(absl::GetFlag(FLAGS_config), "OSSUP_CONFIG", "");
   if (role != "all" && role != "grpc" && role != "callback") {
     return Fail("--role", absl::InvalidArgumentError("must be all, grpc or callback"));
   }
@@ -201,7 +209,7 @@ int Main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  absl::StatusOr<app::Config> config = app::LoadConfig(absl::GetFlag(FLAGS_config));
+  absl::StatusOr<app::Config> config = app::LoadConfig(config_path);
   if (!config.ok()) return Fail("configuration", config.status());
 
   const Clock& clock = RealClock::Get();

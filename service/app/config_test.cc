@@ -1,0 +1,87 @@
+#include "service/app/config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ossup::app {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/ossup-config-test";
+    std::filesystem::create_directories(dir_);
+    std::ofstream(dir_ + "/callers.json")
+        << R"({"callers":[{"name":"a","token_sha256":")" << std::string(64, 'a')
+        << R"(","namespaces":["acme"]}]})";
+    std::ofstream(dir_ + "/token.key") << "0123456789abcdef0123\n";
+    std::ofstream(dir_ + "/bucket.secret") << "secret\n";
+  }
+  std::string Json(const std::string& extra = "") {
+    return R"({"database":{"url":"postgresql://db/x"},"callers_file":"callers.json",
+      "token_key_file":"token.key","callback":{"urls":["https://cb.example.com/oss/callback"]},
+      "buckets":[{"name":"media","region":"cn-hangzhou","endpoint_host":"oss-cn-hangzhou.aliyuncs.com",
+      "access_key_id":"LTAI","access_key_secret_file":"bucket.secret"}])" +
+           extra + "}";
+  }
+  std::string dir_;
+};
+
+TEST_F(ConfigTest, ParsesAndLoadsSecretFiles) {
+  auto c =
+      ParseConfig(Json(R"(,"callback_keys":{"fetch_unpinned":true},"worker_threads":8)"), dir_);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->database_url, "postgresql://db/x");
+  EXPECT_EQ(c->token_key, "0123456789abcdef0123");
+  ASSERT_EQ(c->buckets.size(), 1u);
+  EXPECT_EQ(c->buckets[0].credentials.access_key_secret, "secret");
+  EXPECT_EQ(c->limits.buckets, std::vector<std::string>{"media"});
+  EXPECT_TRUE(c->fetch_unpinned_keys);
+  EXPECT_EQ(c->worker_threads, 8);
+}
+
+TEST_F(ConfigTest, BadConfigNamesTheSetting) {
+  EXPECT_THAT(ParseConfig("{", dir_).status().message(), HasSubstr("not a JSON object"));
+  EXPECT_THAT(ParseConfig(R"({"callers_file":"x"})", dir_).status().message(),
+              HasSubstr("database.url"));
+  EXPECT_THAT(ParseConfig(Json(R"(,"worker_threads":"many")"), dir_).status().message(),
+              HasSubstr("worker_threads"));
+  EXPECT_THAT(ParseConfig(Json(R"(,"http":{"listen":"nope"})"), dir_).status().message(),
+              HasSubstr("http.listen"));
+  EXPECT_THAT(
+      ParseConfig(Json(R"(,"callback_keys":{"pins":[{"url":"u","pem_file":"missing.pem"}]})"), dir_)
+          .status()
+          .message(),
+      HasSubstr("missing.pem"));
+}
+
+TEST_F(ConfigTest, EnvironmentOverridesTheFile) {
+  auto c = ParseConfig(Json(), dir_);
+  ASSERT_TRUE(c.ok());
+  std::map<std::string, std::string> env = {
+      {"OSSUP_DATABASE_URL", "postgresql://other/y"},
+      {"OSSUP_HTTP_LISTEN", "0.0.0.0:9090"},
+      {"OSSUP_CALLBACK_URLS", "https://a.example.com/cb;https://b.example.com/cb"},
+      {"OSSUP_WORKER_THREADS", "4"}};
+  auto lookup = [&](const char* name) -> const char* {
+    auto it = env.find(name);
+    return it == env.end() ? nullptr : it->second.c_str();
+  };
+  ASSERT_TRUE(ApplyEnvironment(&*c, lookup).ok());
+  EXPECT_EQ(c->database_url, "postgresql://other/y");
+  EXPECT_EQ(c->http_listen_address, "0.0.0.0");
+  EXPECT_EQ(c->http_port, 9090);
+  EXPECT_EQ(c->callback.urls.size(), 2u);
+  EXPECT_EQ(c->worker_threads, 4);
+  env["OSSUP_WORKER_THREADS"] = "0";
+  EXPECT_THAT(ApplyEnvironment(&*c, lookup).message(), HasSubstr("OSSUP_WORKER_THREADS"));
+}
+
+}  // namespace
+}  // namespace ossup::app
