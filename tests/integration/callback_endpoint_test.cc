@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -513,6 +514,63 @@ TEST_F(CallbackEndpointTest, DifferentObjectAfterCompletionIsALateCallback) {
   EXPECT_EQ(events[0].upload.object->size, second.size);
 }
 
+TEST_F(CallbackEndpointTest, RejectedCallbackRepeatedGetsTheSameAnswerAndNoEvent) {
+  std::string token;
+  const domain::Upload upload = MustCreate(&token);
+  Reported r{.key = upload.object_key};
+  r.mime_type = "text/html";
+  oss_.Put(r);
+  const HttpAnswer first = PostCallback(upload, token, r);
+  ASSERT_EQ(first.status, 409) << first.body;
+  const int64_t after_reject = LastSequence();
+
+  const HttpAnswer again = PostCallback(upload, token, r);
+  EXPECT_EQ(again.status, 409);
+  EXPECT_EQ(again.body, first.body);
+  EXPECT_EQ(LastSequence(), after_reject);
+}
+
+TEST_F(CallbackEndpointTest, ConcurrentCopiesOfOneCallbackWriteOneEvent) {
+  std::string token;
+  const domain::Upload upload = MustCreate(&token);
+  const Reported r = StoreObject(upload);
+  const int64_t before = LastSequence();
+  const std::string body = CallbackBody(upload, token, r);
+  const std::string request =
+      RawRequest("POST", kCallbackPath, SignedHeaders(kCallbackPath, body), body);
+
+  constexpr int kCopies = 8;
+  std::vector<HttpAnswer> answers(kCopies);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCopies; ++i) {
+    threads.emplace_back([&, i] { answers[i] = Send(request); });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const HttpAnswer& a : answers) {
+    EXPECT_EQ(a.status, 200) << a.body;
+    EXPECT_EQ(a.Json(), (nlohmann::json{{"upload_id", upload.id}, {"state", "COMPLETED"}}));
+  }
+  const std::vector<domain::UploadEvent> events = EventsAfter(before);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, domain::EventType::kCompleted);
+}
+
+TEST_F(CallbackEndpointTest, QueryInTheCallbackUrlIsSignedAndAccepted) {
+  std::string token;
+  const domain::Upload upload = MustCreate(&token);
+  const Reported r = StoreObject(upload);
+  const std::string target = absl::StrCat(kCallbackPath, "?replica=a%2Fb&x=1+2");
+  const std::string body = CallbackBody(upload, token, r);
+
+  // Signed without the query: refused; signed over path and raw query: accepted.
+  const int64_t before = LastSequence();
+  EXPECT_EQ(Post(body, SignedHeaders(kCallbackPath, body), target).status, 403);
+  ExpectUntouched(upload, before);
+  const HttpAnswer answer = Post(body, SignedHeaders(target, body), target);
+  EXPECT_EQ(answer.status, 200) << answer.body;
+  EXPECT_EQ(MustGet(upload).state, domain::UploadState::kCompleted);
+}
+
 TEST_F(CallbackEndpointTest, ObjectMissingFromOurBucketIsAConflict) {
   std::string token;
   const domain::Upload upload = MustCreate(&token);
@@ -582,6 +640,15 @@ TEST_F(CallbackEndpointTest, OversizeBodyIsRefusedWith413) {
   const HttpAnswer answer = Send(RawRequest(
       "POST", kCallbackPath, SignedHeaders(kCallbackPath, body), "", body.size()));
   EXPECT_EQ(answer.status, 413) << answer.body;
+  ExpectUntouched(upload, before);
+
+  // The whole oversize body on the wire: the same answer, read before the server closes.
+  ClientSocket client(server_->port(), absl::Seconds(10));
+  ASSERT_TRUE(client.connected());
+  client.SendAll(RawRequest("POST", kCallbackPath, SignedHeaders(kCallbackPath, body), body));
+  int error = 0;
+  const HttpAnswer whole = ParseAnswer(client.ReadToEnd(error));
+  EXPECT_EQ(whole.status, 413) << "errno " << error;
   ExpectUntouched(upload, before);
 }
 
