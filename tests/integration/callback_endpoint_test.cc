@@ -286,11 +286,30 @@ class CallbackEndpointTest : public ::testing::Test {
     return created.ok() ? created->upload : domain::Upload{};
   }
 
-  // What OSS reports by default for `upload`'s object (also put into the fake bucket).
-  Reported StoreObject(const domain::Upload& upload) {
-    Reported r{.key = upload.object_key};
-    oss_.Put(r);
-    return r;
+  // One stored PENDING upload, its callback token, the object OSS reports for it (also put into
+  // the fake bucket unless `in_bucket` is false) and the event log's last sequence after all that.
+  struct Case {
+    domain::Upload upload;
+    std::string token;
+    Reported reported;
+    int64_t before = 0;
+  };
+  Case NewCase(bool in_bucket = true) {
+    Case c;
+    c.upload = MustCreate(&c.token);
+    c.reported = Reported{.key = c.upload.object_key};
+    if (in_bucket) oss_.Put(c.reported);
+    c.before = LastSequence();
+    return c;
+  }
+
+  // A non-conforming store overwrote the object: the bucket now has another one under the key.
+  Reported Overwrite(const Reported& first) {
+    Reported second = first;
+    second.size = 999;
+    second.etag = "0CC175B9C0F1B6A831C399E269772661";
+    oss_.Put(second);
+    return second;
   }
 
   // The body OSS sends: FormIssuer's callback template with OSS's variables substituted (JSON
@@ -332,6 +351,11 @@ class CallbackEndpointTest : public ::testing::Test {
     return ParseAnswer(raw);
   }
 
+  // A POST of `body` to the callback path with OSS's signature headers.
+  std::string SignedRequest(absl::string_view body) {
+    return RawRequest("POST", kCallbackPath, SignedHeaders(kCallbackPath, body), body);
+  }
+
   HttpAnswer Post(absl::string_view body, std::vector<Header> headers,
                   absl::string_view target = kCallbackPath) {
     return Send(RawRequest("POST", target, headers, body));
@@ -363,6 +387,13 @@ class CallbackEndpointTest : public ::testing::Test {
     return page.ok() ? page->events : std::vector<domain::UploadEvent>{};
   }
 
+  // The one event written after `after` (a test failure unless there is exactly one).
+  domain::UploadEvent OnlyEventAfter(int64_t after) {
+    std::vector<domain::UploadEvent> events = EventsAfter(after);
+    EXPECT_EQ(events.size(), 1u);
+    return events.empty() ? domain::UploadEvent{} : events.front();
+  }
+
   // The upload is still PENDING with no object, and no event was written since `sequence`.
   void ExpectUntouched(const domain::Upload& upload, int64_t sequence) {
     const domain::Upload now = MustGet(upload);
@@ -387,10 +418,7 @@ class CallbackEndpointTest : public ::testing::Test {
 };
 
 TEST_F(CallbackEndpointTest, GoodCallbackCompletesAndItsDuplicateWritesNoEvent) {
-  std::string token;
-  const domain::Upload upload = MustCreate(&token);
-  const Reported r = StoreObject(upload);
-  const int64_t before = LastSequence();
+  const auto [upload, token, r, before] = NewCase();
 
   const HttpAnswer first = PostCallback(upload, token, r);
   ASSERT_EQ(first.status, 200) << first.body;
@@ -415,10 +443,7 @@ TEST_F(CallbackEndpointTest, GoodCallbackCompletesAndItsDuplicateWritesNoEvent) 
 }
 
 TEST_F(CallbackEndpointTest, ForgedSignatureIsRefused) {
-  std::string token;
-  const domain::Upload upload = MustCreate(&token);
-  const Reported r = StoreObject(upload);
-  const int64_t before = LastSequence();
+  const auto [upload, token, r, before] = NewCase();
 
   const std::string body = CallbackBody(upload, token, r);
   std::vector<Header> headers = SignedHeaders(kCallbackPath, body);
@@ -433,10 +458,7 @@ TEST_F(CallbackEndpointTest, ForgedSignatureIsRefused) {
 }
 
 TEST_F(CallbackEndpointTest, KeyUrlOutsideTheAllowlistIsRefused) {
-  std::string token;
-  const domain::Upload upload = MustCreate(&token);
-  const Reported r = StoreObject(upload);
-  const int64_t before = LastSequence();
+  const auto [upload, token, r, before] = NewCase();
 
   // The same key signs, but the request points at a key host we do not trust.
   const std::string body = CallbackBody(upload, token, r);
@@ -447,10 +469,7 @@ TEST_F(CallbackEndpointTest, KeyUrlOutsideTheAllowlistIsRefused) {
 }
 
 TEST_F(CallbackEndpointTest, BodyTamperedAfterSigningIsRefused) {
-  std::string token;
-  const domain::Upload upload = MustCreate(&token);
-  const Reported r = StoreObject(upload);
-  const int64_t before = LastSequence();
+  const auto [upload, token, r, before] = NewCase();
 
   std::string body = CallbackBody(upload, token, r);
   const std::vector<Header> headers = SignedHeaders(kCallbackPath, body);
@@ -464,38 +483,28 @@ TEST_F(CallbackEndpointTest, BodyTamperedAfterSigningIsRefused) {
 }
 
 TEST_F(CallbackEndpointTest, CallbackNamingAnotherUploadIsRefused) {
-  std::string token_a;
-  const domain::Upload a = MustCreate(&token_a);
-  std::string token_b;
-  const domain::Upload b = MustCreate(&token_b);
-  StoreObject(a);
-  const Reported rb = StoreObject(b);
-  const int64_t before = LastSequence();
+  const Case a = NewCase();
+  const auto [b, token_b, rb, before] = NewCase();
 
   // A validly signed callback with B's id but A's token: OSS signs whatever body a policy on
   // anyone's bucket binds, so only the token ties a callback to its upload.
-  const std::string body = CallbackBody(b, token_a, rb);
+  const std::string body = CallbackBody(b, a.token, rb);
   ASSERT_THAT(body, HasSubstr(b.id));
   const HttpAnswer answer = Post(body, SignedHeaders(kCallbackPath, body));
   EXPECT_EQ(answer.status, 403) << answer.body;
   EXPECT_THAT(answer.body, HasSubstr("token does not match"));
   ExpectUntouched(b, before);
-  ExpectUntouched(a, before);
+  ExpectUntouched(a.upload, before);
 }
 
 TEST_F(CallbackEndpointTest, DifferentObjectAfterCompletionIsALateCallback) {
-  std::string token;
-  const domain::Upload upload = MustCreate(&token);
-  const Reported first = StoreObject(upload);
+  const auto [upload, token, first, created] = NewCase();
   ASSERT_EQ(PostCallback(upload, token, first).status, 200);
   const domain::Upload completed = MustGet(upload);
   const int64_t before = LastSequence();
 
-  // A non-conforming store overwrote the object; OSS calls back again for the new one.
-  Reported second = first;
-  second.size = 999;
-  second.etag = "0CC175B9C0F1B6A831C399E269772661";
-  oss_.Put(second);
+  // OSS calls back again, for the object that replaced the first one.
+  const Reported second = Overwrite(first);
   const HttpAnswer answer = PostCallback(upload, token, second);
   EXPECT_EQ(answer.status, 200) << answer.body;
   EXPECT_EQ(answer.Json(), (nlohmann::json{{"upload_id", upload.id}, {"state", "COMPLETED"}}));
@@ -505,19 +514,16 @@ TEST_F(CallbackEndpointTest, DifferentObjectAfterCompletionIsALateCallback) {
   const domain::Upload now = MustGet(upload);
   EXPECT_EQ(now.state, domain::UploadState::kCompleted);
   EXPECT_EQ(now.object, completed.object);
-  const std::vector<domain::UploadEvent> events = EventsAfter(before);
-  ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(events[0].type, domain::EventType::kLateCallback);
-  EXPECT_EQ(events[0].upload.state, domain::UploadState::kCompleted);
-  ASSERT_TRUE(events[0].upload.object.has_value());
-  EXPECT_EQ(events[0].upload.object->etag, second.etag);
-  EXPECT_EQ(events[0].upload.object->size, second.size);
+  const domain::UploadEvent event = OnlyEventAfter(before);
+  EXPECT_EQ(event.type, domain::EventType::kLateCallback);
+  EXPECT_EQ(event.upload.state, domain::UploadState::kCompleted);
+  ASSERT_TRUE(event.upload.object.has_value());
+  EXPECT_EQ(event.upload.object->etag, second.etag);
+  EXPECT_EQ(event.upload.object->size, second.size);
 }
 
 TEST_F(CallbackEndpointTest, RejectedCallbackRepeatedGetsTheSameAnswerAndNoEvent) {
-  std::string token;
-  const domain::Upload upload = MustCreate(&token);
-  Reported r{.key = upload.object_key};
+  auto [upload, token, r, before] = NewCase();
   r.mime_type = "text/html";
   oss_.Put(r);
   const HttpAnswer first = PostCallback(upload, token, r);
@@ -531,13 +537,10 @@ TEST_F(CallbackEndpointTest, RejectedCallbackRepeatedGetsTheSameAnswerAndNoEvent
 }
 
 TEST_F(CallbackEndpointTest, ConcurrentCopiesOfOneCallbackWriteOneEvent) {
-  std::string token;
-  const domain::Upload upload = MustCreate(&token);
-  const Reported r = StoreObject(upload);
-  const int64_t before = LastSequence();
+  const auto [upload, token, r, before] = NewCase();
   const std::string body = CallbackBody(upload, token, r);
   const std::string request =
-      RawRequest("POST", kCallbackPath, SignedHeaders(kCallbackPath, body), body);
+      SignedRequest(body);
 
   constexpr int kCopies = 8;
   std::vector<HttpAnswer> answers(kCopies);
@@ -550,20 +553,15 @@ TEST_F(CallbackEndpointTest, ConcurrentCopiesOfOneCallbackWriteOneEvent) {
     EXPECT_EQ(a.status, 200) << a.body;
     EXPECT_EQ(a.Json(), (nlohmann::json{{"upload_id", upload.id}, {"state", "COMPLETED"}}));
   }
-  const std::vector<domain::UploadEvent> events = EventsAfter(before);
-  ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(events[0].type, domain::EventType::kCompleted);
+  EXPECT_EQ(OnlyEventAfter(before).type, domain::EventType::kCompleted);
 }
 
 TEST_F(CallbackEndpointTest, QueryInTheCallbackUrlIsSignedAndAccepted) {
-  std::string token;
-  const domain::Upload upload = MustCreate(&token);
-  const Reported r = StoreObject(upload);
+  const auto [upload, token, r, before] = NewCase();
   const std::string target = absl::StrCat(kCallbackPath, "?replica=a%2Fb&x=1+2");
   const std::string body = CallbackBody(upload, token, r);
 
   // Signed without the query: refused; signed over path and raw query: accepted.
-  const int64_t before = LastSequence();
   EXPECT_EQ(Post(body, SignedHeaders(kCallbackPath, body), target).status, 403);
   ExpectUntouched(upload, before);
   const HttpAnswer answer = Post(body, SignedHeaders(target, body), target);
@@ -572,10 +570,7 @@ TEST_F(CallbackEndpointTest, QueryInTheCallbackUrlIsSignedAndAccepted) {
 }
 
 TEST_F(CallbackEndpointTest, ObjectMissingFromOurBucketIsAConflict) {
-  std::string token;
-  const domain::Upload upload = MustCreate(&token);
-  const Reported r{.key = upload.object_key};  // not put into the fake bucket
-  const int64_t before = LastSequence();
+  const auto [upload, token, r, before] = NewCase(/*in_bucket=*/false);
 
   const HttpAnswer answer = PostCallback(upload, token, r);
   EXPECT_EQ(answer.status, 409) << answer.body;
@@ -584,14 +579,11 @@ TEST_F(CallbackEndpointTest, ObjectMissingFromOurBucketIsAConflict) {
 }
 
 TEST_F(CallbackEndpointTest, ObjectLargerThanAllowedIsRejected) {
-  std::string token;
-  const domain::Upload upload = MustCreate(&token);
   // The callback claims a small object; the bucket has a larger one, and the bucket wins.
-  const Reported claimed{.key = upload.object_key};
+  const auto [upload, token, claimed, before] = NewCase();
   Reported stored = claimed;
   stored.size = kMaxSize + 1;
   oss_.Put(stored);
-  const int64_t before = LastSequence();
 
   const HttpAnswer answer = PostCallback(upload, token, claimed);
   EXPECT_EQ(answer.status, 409) << answer.body;
@@ -604,19 +596,14 @@ TEST_F(CallbackEndpointTest, ObjectLargerThanAllowedIsRejected) {
   EXPECT_EQ(now.rejection_reason, json.value("reason", ""));
   ASSERT_TRUE(now.object.has_value());
   EXPECT_EQ(now.object->size, stored.size);
-  const std::vector<domain::UploadEvent> events = EventsAfter(before);
-  ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(events[0].type, domain::EventType::kRejected);
+  EXPECT_EQ(OnlyEventAfter(before).type, domain::EventType::kRejected);
 }
 
 TEST_F(CallbackEndpointTest, ContentTypeNotAllowedIsRejected) {
-  std::string token;
-  const domain::Upload upload = MustCreate(&token);
-  const Reported claimed{.key = upload.object_key};
+  const auto [upload, token, claimed, before] = NewCase();
   Reported stored = claimed;
   stored.mime_type = "text/html";
   oss_.Put(stored);
-  const int64_t before = LastSequence();
 
   const HttpAnswer answer = PostCallback(upload, token, claimed);
   EXPECT_EQ(answer.status, 409) << answer.body;
@@ -624,16 +611,11 @@ TEST_F(CallbackEndpointTest, ContentTypeNotAllowedIsRejected) {
   EXPECT_EQ(json.value("state", ""), "REJECTED");
   EXPECT_THAT(json.value("reason", ""), HasSubstr("text/html"));
   EXPECT_EQ(MustGet(upload).state, domain::UploadState::kRejected);
-  const std::vector<domain::UploadEvent> events = EventsAfter(before);
-  ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(events[0].type, domain::EventType::kRejected);
+  EXPECT_EQ(OnlyEventAfter(before).type, domain::EventType::kRejected);
 }
 
 TEST_F(CallbackEndpointTest, OversizeBodyIsRefusedWith413) {
-  std::string token;
-  const domain::Upload upload = MustCreate(&token);
-  StoreObject(upload);
-  const int64_t before = LastSequence();
+  const auto [upload, token, r, before] = NewCase();
 
   // Declared over the limit: the server answers as soon as it has the headers.
   const std::string body(kMaxBodyBytes + 1, ' ');
@@ -645,7 +627,7 @@ TEST_F(CallbackEndpointTest, OversizeBodyIsRefusedWith413) {
   // The whole oversize body on the wire: the same answer, read before the server closes.
   ClientSocket client(server_->port(), absl::Seconds(10));
   ASSERT_TRUE(client.connected());
-  client.SendAll(RawRequest("POST", kCallbackPath, SignedHeaders(kCallbackPath, body), body));
+  client.SendAll(SignedRequest(body));
   int error = 0;
   const HttpAnswer whole = ParseAnswer(client.ReadToEnd(error));
   EXPECT_EQ(whole.status, 413) << "errno " << error;
@@ -653,15 +635,12 @@ TEST_F(CallbackEndpointTest, OversizeBodyIsRefusedWith413) {
 }
 
 TEST_F(CallbackEndpointTest, SlowClientIsClosedAfterTheReadTimeout) {
-  std::string token;
-  const domain::Upload upload = MustCreate(&token);
-  const Reported r = StoreObject(upload);
-  const int64_t before = LastSequence();
+  const auto [upload, token, r, before] = NewCase();
 
   // Headers and half the body, then nothing: the whole request must arrive within read_timeout.
   const std::string body = CallbackBody(upload, token, r);
   const std::string request =
-      RawRequest("POST", kCallbackPath, SignedHeaders(kCallbackPath, body), body);
+      SignedRequest(body);
   ClientSocket slow(server_->port(), absl::Seconds(5));
   ASSERT_TRUE(slow.connected());
   ASSERT_TRUE(slow.SendAll(absl::string_view(request).substr(0, request.size() - body.size() / 2)));
@@ -683,11 +662,9 @@ TEST_F(CallbackEndpointTest, SlowClientIsClosedAfterTheReadTimeout) {
 }
 
 TEST_F(CallbackEndpointTest, UnknownUploadIsNotFound) {
-  domain::Upload ghost = MustCreate();
-  ghost.id = storage::testing::RandomUuid();  // never stored
-  ghost.object_key = absl::StrCat("avatars/", ghost.id, "/photo.png");
-  const Reported r = StoreObject(ghost);
-  const int64_t before = LastSequence();
+  // A stored upload's body under an id that was never stored, with that id's valid token.
+  auto [ghost, token, r, before] = NewCase();
+  ghost.id = storage::testing::RandomUuid();
 
   const HttpAnswer answer = PostCallback(ghost, issuer_->CallbackToken(ghost.id), r);
   EXPECT_EQ(answer.status, 404) << answer.body;
@@ -696,9 +673,7 @@ TEST_F(CallbackEndpointTest, UnknownUploadIsNotFound) {
 }
 
 TEST_F(CallbackEndpointTest, CallbackAfterCancelIsALateCallback) {
-  std::string token;
-  const domain::Upload upload = MustCreate(&token);
-  const Reported r = StoreObject(upload);
+  const auto [upload, token, r, created] = NewCase();
   ASSERT_TRUE(store_->Cancel(upload.ns, upload.id, absl::Now()).ok());
   const int64_t before = LastSequence();
 
@@ -710,16 +685,13 @@ TEST_F(CallbackEndpointTest, CallbackAfterCancelIsALateCallback) {
   EXPECT_EQ(now.state, domain::UploadState::kCancelled);
   ASSERT_TRUE(now.object.has_value());
   EXPECT_EQ(now.object->etag, r.etag);
-  const std::vector<domain::UploadEvent> events = EventsAfter(before);
-  ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(events[0].type, domain::EventType::kLateCallback);
-  EXPECT_EQ(events[0].upload.state, domain::UploadState::kCancelled);
+  const domain::UploadEvent event = OnlyEventAfter(before);
+  EXPECT_EQ(event.type, domain::EventType::kLateCallback);
+  EXPECT_EQ(event.upload.state, domain::UploadState::kCancelled);
 }
 
 TEST_F(CallbackEndpointTest, SignedButMalformedBodyIsBadRequest) {
-  const domain::Upload upload = MustCreate();
-  StoreObject(upload);
-  const int64_t before = LastSequence();
+  const auto [upload, token, r, before] = NewCase();
 
   const std::string body = absl::StrCat("{\"upload_id\":\"", upload.id, "\"");  // cut short
   const HttpAnswer answer = Post(body, SignedHeaders(kCallbackPath, body));
@@ -728,11 +700,8 @@ TEST_F(CallbackEndpointTest, SignedButMalformedBodyIsBadRequest) {
 }
 
 TEST_F(CallbackEndpointTest, HeadObjectUnavailableIsRetryableAndChangesNothing) {
-  std::string token;
-  const domain::Upload upload = MustCreate(&token);
-  const Reported r{.key = upload.object_key};
+  const auto [upload, token, r, before] = NewCase(/*in_bucket=*/false);
   oss_.Put(r.key, absl::UnavailableError("connect timed out"));
-  const int64_t before = LastSequence();
 
   const HttpAnswer answer = PostCallback(upload, token, r);
   EXPECT_EQ(answer.status, 503) << answer.body;
