@@ -522,6 +522,28 @@ TEST_F(CallbackEndpointTest, DifferentObjectAfterCompletionIsALateCallback) {
   EXPECT_EQ(event.upload.object->size, second.size);
 }
 
+// DISABLED: fails against the service as of this commit (second LATE_CALLBACK event written);
+// reported, not fixed here. Run with --gtest_also_run_disabled_tests.
+// README "Duplicates": a repeat of an accepted callback (same bucket, key, ETag, size) gets the
+// same answer and creates no event. The overwrite callback above is answered 200 and recorded
+// (as a LATE_CALLBACK event); OSS retrying it must not add a second event. The store only
+// compares with the row's object, which deliberately stays the decided one, so it cannot tell.
+TEST_F(CallbackEndpointTest, DISABLED_RetriedOverwriteCallbackWritesNoSecondEvent) {
+  const auto [upload, token, first, created] = NewCase();
+  ASSERT_EQ(PostCallback(upload, token, first).status, 200);
+  const Reported second = Overwrite(first);
+  const int64_t before = LastSequence();
+  const HttpAnswer late = PostCallback(upload, token, second);
+  ASSERT_EQ(late.status, 200) << late.body;
+  ASSERT_EQ(LastSequence(), before + 1);
+
+  const HttpAnswer retry = PostCallback(upload, token, second);
+  EXPECT_EQ(retry.status, 200) << retry.body;
+  EXPECT_EQ(retry.body, late.body);
+  EXPECT_EQ(LastSequence(), before + 1) << "the retry wrote another event";
+  EXPECT_EQ(EventsAfter(before).size(), 1u);
+}
+
 TEST_F(CallbackEndpointTest, RejectedCallbackRepeatedGetsTheSameAnswerAndNoEvent) {
   auto [upload, token, r, before] = NewCase();
   r.mime_type = "text/html";
