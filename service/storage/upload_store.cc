@@ -150,8 +150,11 @@ bool SameObject(const ObjectInfo& a, const ObjectInfo& b) {
 // The correlation step for one callback against the locked row `upload` (updated in place when
 // the row changes; `row_changed` is then set). Appends the event to `events` (its index in
 // `event_index`) when one is due.
+// `late_objects` holds the objects earlier LATE_CALLBACK events of this upload carried: a retry of
+// one of those is a duplicate too (the row keeps the decided object, so it cannot tell).
 absl::StatusOr<TransitionResult> CorrelateCallback(Upload& upload, const CallbackInput& in,
                                                    const CallbackCheck& check, absl::Time now,
+                                                   std::vector<ObjectInfo>& late_objects,
                                                    std::vector<PendingEvent>& events,
                                                    int& event_index, bool& row_changed) {
   event_index = -1;
@@ -165,7 +168,9 @@ absl::StatusOr<TransitionResult> CorrelateCallback(Upload& upload, const Callbac
     type = verdict.has_value() ? EventType::kRejected : EventType::kCompleted;
     upload.state = verdict.has_value() ? UploadState::kRejected : UploadState::kCompleted;
     upload.rejection_reason = verdict.value_or("");
-  } else if (upload.object.has_value() && SameObject(*upload.object, in.object)) {
+  } else if ((upload.object.has_value() && SameObject(*upload.object, in.object)) ||
+             std::any_of(late_objects.begin(), late_objects.end(),
+                         [&](const ObjectInfo& o) { return SameObject(o, in.object); })) {
     result.upload = upload;
     return result;  // a duplicate (retried) callback: already recorded, no new event
   }
@@ -184,6 +189,7 @@ absl::StatusOr<TransitionResult> CorrelateCallback(Upload& upload, const Callbac
     row_changed = true;
   }
   result.upload = upload;
+  if (type == EventType::kLateCallback) late_objects.push_back(in.object);
   events.push_back({type, std::move(snapshot), now});
   event_index = static_cast<int>(events.size()) - 1;
   result.event_written = true;
@@ -448,6 +454,31 @@ absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>> UploadStore::Apply
       Upload u = codec::UploadFromRow(row);
       rows.emplace(u.id, std::move(u));
     }
+    // Objects of earlier late callbacks, only for decided uploads hearing of another object (an
+    // overwrite: rare, so the extra query is too).
+    std::map<std::string, std::vector<ObjectInfo>> late_objects;
+    std::vector<std::string> decided;
+    for (const CallbackInput& in : inputs) {
+      auto it = rows.find(in.upload_id);
+      if (it != rows.end() && it->second.state != UploadState::kPending &&
+          !(it->second.object.has_value() && SameObject(*it->second.object, in.object))) {
+        decided.push_back(in.upload_id);
+      }
+    }
+    if (!decided.empty()) {
+      pqxx::result earlier = txn.exec_params(
+          "SELECT upload_id::text, upload->'object' FROM upload_events"
+          " WHERE upload_id = ANY($1::uuid[]) AND type = $2 AND upload ? 'object'",
+          absl::StrCat("{", absl::StrJoin(decided, ","), "}"),
+          static_cast<int>(EventType::kLateCallback));
+      for (const auto& row : earlier) {
+        const nlohmann::json o = nlohmann::json::parse(row[1].c_str());
+        late_objects[row[0].as<std::string>()].push_back(
+            ObjectInfo{o.at("bucket").get<std::string>(), o.at("key").get<std::string>(),
+                       o.at("size").get<int64_t>(), o.at("content_type").get<std::string>(),
+                       o.at("etag").get<std::string>()});
+      }
+    }
     std::vector<PendingEvent> events;
     std::vector<int> event_of(inputs.size(), -1);
     std::set<std::string> changed;
@@ -459,8 +490,9 @@ absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>> UploadStore::Apply
         continue;
       }
       bool row_changed = false;
-      results.push_back(
-          CorrelateCallback(it->second, inputs[i], check, now, events, event_of[i], row_changed));
+      results.push_back(CorrelateCallback(it->second, inputs[i], check, now,
+                                          late_objects[it->first], events, event_of[i],
+                                          row_changed));
       if (row_changed) changed.insert(it->first);
     }
     if (!changed.empty()) {
@@ -531,8 +563,7 @@ absl::StatusOr<EventPage> UploadStore::ReadEvents(int64_t after_sequence, int li
   static const auto* const kSql = new std::string(absl::StrCat(
       "SELECT sequence, type, ", codec::MicrosOf("event_time"), ", upload::text",
       " FROM upload_events WHERE ($1::text IS NULL OR namespace = $1)",
-      " AND sequence > $2 AND sequence <= $3",
-      " AND ($4::text IS NULL OR upload->>'subject' = $4)",
+      " AND sequence > $2 AND sequence <= $3", " AND ($4::text IS NULL OR upload->>'subject' = $4)",
       " AND ($5::uuid[] IS NULL OR upload_id = ANY($5::uuid[]))", " ORDER BY sequence LIMIT $6"));
   EventPage page;
   OSSUP_RETURN_IF_ERROR(db_->WithTransaction([&](pqxx::work& txn) -> absl::Status {

@@ -528,7 +528,7 @@ TEST_F(CallbackEndpointTest, DifferentObjectAfterCompletionIsALateCallback) {
 // same answer and creates no event. The overwrite callback above is answered 200 and recorded
 // (as a LATE_CALLBACK event); OSS retrying it must not add a second event. The store only
 // compares with the row's object, which deliberately stays the decided one, so it cannot tell.
-TEST_F(CallbackEndpointTest, DISABLED_RetriedOverwriteCallbackWritesNoSecondEvent) {
+TEST_F(CallbackEndpointTest, RetriedOverwriteCallbackWritesNoSecondEvent) {
   const auto [upload, token, first, created] = NewCase();
   ASSERT_EQ(PostCallback(upload, token, first).status, 200);
   const Reported second = Overwrite(first);
