@@ -30,7 +30,8 @@ bool IsValidName(absl::string_view name, bool allow_colon) {
 }
 
 void ValidateNames(absl::string_view name, const std::vector<std::string>& label_names) {
-  if (!IsValidName(name, /*allow_colon=*/true)) Die(absl::StrCat("invalid metric name '", name, "'"));
+  if (!IsValidName(name, /*allow_colon=*/true))
+    Die(absl::StrCat("invalid metric name '", name, "'"));
   for (const std::string& label : label_names) {
     if (!IsValidName(label, /*allow_colon=*/false) || absl::StartsWith(label, "__") ||
         label == "le") {
@@ -181,7 +182,7 @@ struct Registry::Entry {
   std::unique_ptr<CounterFamily> counters;
   std::unique_ptr<GaugeFamily> gauges;
   std::unique_ptr<HistogramFamily> histograms;
-  GaugeCollector collect;
+  Collector collect;
 };
 
 Registry::Registry() = default;
@@ -234,8 +235,14 @@ HistogramFamily& Registry::AddHistogram(absl::string_view name, absl::string_vie
 }
 
 void Registry::AddGaugeCallback(absl::string_view name, absl::string_view help,
-                                std::vector<std::string> label_names, GaugeCollector collect) {
+                                std::vector<std::string> label_names, Collector collect) {
   Entry& entry = AddEntry(name, help, "gauge", std::move(label_names));
+  entry.collect = std::move(collect);
+}
+
+void Registry::AddCounterCallback(absl::string_view name, absl::string_view help,
+                                  std::vector<std::string> label_names, Collector collect) {
+  Entry& entry = AddEntry(name, help, "counter", std::move(label_names));
   entry.collect = std::move(collect);
 }
 
@@ -268,8 +275,8 @@ std::string Registry::Render() const {
         const std::vector<double>& bounds = histogram->upper_bounds();
         const std::string bucket_name = absl::StrCat(name, "_bucket");
         for (size_t i = 0; i <= bounds.size(); ++i) {
-          const std::string le = absl::StrCat(
-              "le=\"", i < bounds.size() ? FormatValue(bounds[i]) : "+Inf", "\"");
+          const std::string le =
+              absl::StrCat("le=\"", i < bounds.size() ? FormatValue(bounds[i]) : "+Inf", "\"");
           AppendSample(&out, bucket_name, FormatLabels(entry->label_names, values, le),
                        absl::StrCat(snapshot.cumulative_counts[i]));
         }
@@ -279,7 +286,7 @@ std::string Registry::Render() const {
                      absl::StrCat(snapshot.cumulative_counts.back()));
       }
     } else if (entry->collect) {
-      for (const GaugeSample& sample : entry->collect()) {
+      for (const Sample& sample : entry->collect()) {
         if (sample.label_values.size() != entry->label_names.size()) continue;
         AppendSample(&out, name, FormatLabels(entry->label_names, sample.label_values),
                      FormatValue(sample.value));
@@ -289,12 +296,12 @@ std::string Registry::Render() const {
   return out;
 }
 
-std::vector<GaugeSample> CachedCollector::Get() {
+std::vector<Sample> CachedCollector::Get() {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_->Now();
   if (now < expires_) return samples_;
-  absl::StatusOr<std::vector<GaugeSample>> collected = collect_();
-  samples_ = collected.ok() ? *std::move(collected) : std::vector<GaugeSample>{};
+  absl::StatusOr<std::vector<Sample>> collected = collect_();
+  samples_ = collected.ok() ? *std::move(collected) : std::vector<Sample>{};
   expires_ = now + ttl_;
   return samples_;
 }

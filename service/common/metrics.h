@@ -107,12 +107,12 @@ using CounterFamily = Family<Counter>;
 using GaugeFamily = Family<Gauge>;
 using HistogramFamily = Family<Histogram>;
 
-// One value of a gauge computed at render time.
-struct GaugeSample {
+// One value of a gauge or counter computed at render time.
+struct Sample {
   LabelValues label_values;
   double value = 0;
 };
-using GaugeCollector = std::function<std::vector<GaugeSample>()>;
+using Collector = std::function<std::vector<Sample>()>;
 
 class Registry {
  public:
@@ -133,7 +133,11 @@ class Registry {
   // A gauge whose samples `collect` returns at every Render, on the rendering thread (which must
   // therefore be one that may block if `collect` does). It must outlive the registry's renders.
   void AddGaugeCallback(absl::string_view name, absl::string_view help,
-                        std::vector<std::string> label_names, GaugeCollector collect);
+                        std::vector<std::string> label_names, Collector collect);
+  // The same for a counter kept elsewhere (e.g. an atomic of another component): its values must
+  // never decrease.
+  void AddCounterCallback(absl::string_view name, absl::string_view help,
+                          std::vector<std::string> label_names, Collector collect);
 
   // The text exposition of every family.
   std::string Render() const;
@@ -149,15 +153,15 @@ class Registry {
 
 // Caches what `collect` returns for `ttl`, so frequent scrapes cannot hammer what it reads (e.g.
 // a database). A failure yields no samples and is cached too. Concurrent callers wait for one
-// refresh. Use as a GaugeCollector: registry.AddGaugeCallback(..., [&cached] { return
+// refresh. Use as a Collector: registry.AddGaugeCallback(..., [&cached] { return
 // cached.Get(); }).
 class CachedCollector {
  public:
-  using Collect = std::function<absl::StatusOr<std::vector<GaugeSample>>()>;
+  using Collect = std::function<absl::StatusOr<std::vector<Sample>>()>;
   CachedCollector(Collect collect, absl::Duration ttl, const Clock* clock)
       : collect_(std::move(collect)), ttl_(ttl), clock_(clock) {}
 
-  std::vector<GaugeSample> Get();
+  std::vector<Sample> Get();
 
  private:
   const Collect collect_;
@@ -165,7 +169,7 @@ class CachedCollector {
   const Clock* const clock_;
   absl::Mutex mu_;
   absl::Time expires_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  std::vector<GaugeSample> samples_ ABSL_GUARDED_BY(mu_);
+  std::vector<Sample> samples_ ABSL_GUARDED_BY(mu_);
 };
 
 // Exposition details, exposed for tests.

@@ -112,7 +112,7 @@ TEST(MetricsTest, GaugeCallbacksAreEvaluatedAtRender) {
   int calls = 0;
   registry.AddGaugeCallback("app_uploads", "Uploads by state.", {"state"}, [&calls] {
     ++calls;
-    return std::vector<GaugeSample>{{{"PENDING"}, 3}, {{"COMPLETED"}, static_cast<double>(calls)}};
+    return std::vector<Sample>{{{"PENDING"}, 3}, {{"COMPLETED"}, static_cast<double>(calls)}};
   });
   EXPECT_EQ(registry.Render(),
             "# HELP app_uploads Uploads by state.\n"
@@ -120,6 +120,16 @@ TEST(MetricsTest, GaugeCallbacksAreEvaluatedAtRender) {
             "app_uploads{state=\"PENDING\"} 3\n"
             "app_uploads{state=\"COMPLETED\"} 1\n");
   EXPECT_THAT(registry.Render(), HasSubstr("app_uploads{state=\"COMPLETED\"} 2\n"));
+}
+
+TEST(MetricsTest, CounterCallbacksRenderAsCounters) {
+  Registry registry;
+  registry.AddCounterCallback("app_read_total", "Read.", {},
+                              [] { return std::vector<Sample>{{{}, 12}}; });
+  EXPECT_EQ(registry.Render(),
+            "# HELP app_read_total Read.\n"
+            "# TYPE app_read_total counter\n"
+            "app_read_total 12\n");
 }
 
 TEST(MetricsTest, SeriesBeyondTheLimitShareTheOverflowSeries) {
@@ -166,10 +176,10 @@ TEST(CachedCollectorTest, CachesForTheTtlIncludingFailures) {
   int calls = 0;
   bool fail = false;
   CachedCollector cached(
-      [&]() -> absl::StatusOr<std::vector<GaugeSample>> {
+      [&]() -> absl::StatusOr<std::vector<Sample>> {
         ++calls;
         if (fail) return absl::UnavailableError("down");
-        return std::vector<GaugeSample>{{{"PENDING"}, static_cast<double>(calls)}};
+        return std::vector<Sample>{{{"PENDING"}, static_cast<double>(calls)}};
       },
       absl::Seconds(5), &clock);
 
