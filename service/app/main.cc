@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "pqxx/nontransaction"
+#include "pqxx/result"
 #include "service/app/config.h"
 #include "service/common/clock.h"
 #include "service/common/metrics.h"

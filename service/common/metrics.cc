@@ -40,15 +40,17 @@ void ValidateNames(absl::string_view name, const std::vector<std::string>& label
   }
 }
 
-// HELP text: backslash and newline escaped (quotes are not, unlike label values).
-std::string EscapeHelp(absl::string_view help) {
+// Backslash and newline escaped, and double quotes too in label values (not in HELP text).
+std::string Escape(absl::string_view text, bool escape_quotes) {
   std::string out;
-  out.reserve(help.size());
-  for (const char c : help) {
+  out.reserve(text.size());
+  for (const char c : text) {
     if (c == '\\') {
       out += "\\\\";
     } else if (c == '\n') {
       out += "\\n";
+    } else if (c == '"' && escape_quotes) {
+      out += "\\\"";
     } else {
       out += c;
     }
@@ -87,20 +89,7 @@ const std::vector<double>& DefaultLatencyBuckets() {
 }
 
 std::string EscapeLabelValue(absl::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (const char c : value) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  return Escape(value, /*escape_quotes=*/true);
 }
 
 std::string FormatValue(double value) {
@@ -185,6 +174,12 @@ struct Registry::Entry {
   Collector collect;
 };
 
+Registry* GivenOrOwn(Registry* given, std::unique_ptr<Registry>* own) {
+  if (given != nullptr) return given;
+  *own = std::make_unique<Registry>();
+  return own->get();
+}
+
 Registry::Registry() = default;
 Registry::~Registry() = default;
 
@@ -257,7 +252,7 @@ std::string Registry::Render() const {
   std::string out;
   for (const Entry* entry : entries) {
     const std::string& name = entry->name;
-    absl::StrAppend(&out, "# HELP ", name, " ", EscapeHelp(entry->help), "\n");
+    absl::StrAppend(&out, "# HELP ", name, " ", Escape(entry->help, /*escape_quotes=*/false), "\n");
     absl::StrAppend(&out, "# TYPE ", name, " ", entry->type, "\n");
     if (entry->counters != nullptr) {
       for (const auto& [values, counter] : entry->counters->AllSeries()) {

@@ -151,6 +151,9 @@ class Registry {
   std::vector<std::unique_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
 };
 
+// `given`, or else a new registry kept in `own`: for components whose metrics are optional.
+Registry* GivenOrOwn(Registry* given, std::unique_ptr<Registry>* own);
+
 // Caches what `collect` returns for `ttl`, so frequent scrapes cannot hammer what it reads (e.g.
 // a database). A failure yields no samples and is cached too. Concurrent callers wait for one
 // refresh. Use as a Collector: registry.AddGaugeCallback(..., [&cached] { return

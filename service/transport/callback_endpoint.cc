@@ -65,19 +65,12 @@ absl::string_view MethodLabel(absl::string_view method) {
   return "other";
 }
 
-metrics::Registry* RegistryOrOwn(metrics::Registry* given,
-                                 std::unique_ptr<metrics::Registry>* own) {
-  if (given != nullptr) return given;
-  *own = std::make_unique<metrics::Registry>();
-  return own->get();
-}
-
 }  // namespace
 
 CallbackEndpoint::CallbackEndpoint(CallbackEndpointDeps deps, CallbackEndpointOptions options)
     : deps_(std::move(deps)),
       options_(std::move(options)),
-      registry_(RegistryOrOwn(deps_.metrics, &own_registry_)),
+      registry_(metrics::GivenOrOwn(deps_.metrics, &own_registry_)),
       requests_(registry_->AddCounter("ossup_http_requests_total",
                                       "HTTP requests answered, by route, method and status code.",
                                       {"route", "method", "code"})),

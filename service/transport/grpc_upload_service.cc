@@ -205,13 +205,6 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::UploadEvent> {
   v1::UploadEvent msg_;
 };
 
-metrics::Registry* RegistryOrOwn(metrics::Registry* given,
-                                 std::unique_ptr<metrics::Registry>* own) {
-  if (given != nullptr) return given;
-  *own = std::make_unique<metrics::Registry>();
-  return own->get();
-}
-
 }  // namespace
 
 GrpcMetrics::GrpcMetrics(metrics::Registry& registry)
@@ -240,7 +233,7 @@ void GrpcMetrics::CountCall(absl::string_view method, grpc::StatusCode code,
 }
 
 UploadServiceImpl::UploadServiceImpl(UploadServiceDeps deps)
-    : deps_(std::move(deps)), metrics_(*RegistryOrOwn(deps_.metrics, &own_registry_)) {
+    : deps_(std::move(deps)), metrics_(*metrics::GivenOrOwn(deps_.metrics, &own_registry_)) {
   if (deps_.hub == nullptr) return;
   metrics::Registry& registry = own_registry_ != nullptr ? *own_registry_ : *deps_.metrics;
   events::EventHub* hub = deps_.hub;
