@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -20,8 +21,11 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "pqxx/nontransaction"
+#include "pqxx/result"
 #include "service/app/config.h"
 #include "service/common/clock.h"
+#include "service/common/metrics.h"
 #include "service/common/random.h"
 #include "service/common/thread_pool.h"
 #include "service/domain/callers.h"
@@ -156,6 +160,71 @@ class Sweeper {
   std::thread thread_;
 };
 
+// /readyz: the database answers and its schema has every migration this binary knows.
+absl::Status CheckReady(storage::Database& db) {
+  absl::StatusOr<bool> applied = false;
+  const absl::Status reached = db.WithConnection(
+      [&applied](pqxx::connection& conn) {
+        applied = storage::MigrationsApplied(conn);
+        return applied.status();
+      },
+      storage::Database::OnBroken::kRetryOnce);
+  if (!reached.ok()) {
+    return absl::UnavailableError(absl::StrCat("database unreachable: ", reached.message()));
+  }
+  if (!*applied) {
+    return absl::FailedPreconditionError(
+        "database schema is behind: not every migration of this binary is applied");
+  }
+  return absl::OkStatus();
+}
+
+// Uploads per state, every state present (zero when none).
+absl::StatusOr<std::vector<metrics::Sample>> CountUploadsByState(storage::Database& db) {
+  std::map<int, int64_t> counts;
+  const absl::Status status = db.WithConnection(
+      [&counts](pqxx::connection& conn) {
+        counts.clear();
+        pqxx::nontransaction txn(conn, "uploads_by_state");
+        for (const auto& row : txn.exec("SELECT state, count(*) FROM uploads GROUP BY state")) {
+          counts[row[0].as<int>()] = row[1].as<int64_t>();
+        }
+        return absl::OkStatus();
+      },
+      storage::Database::OnBroken::kRetryOnce);
+  if (!status.ok()) return status;
+  std::vector<metrics::Sample> samples;
+  for (domain::UploadState state : {domain::UploadState::kPending, domain::UploadState::kCompleted,
+                                    domain::UploadState::kRejected, domain::UploadState::kExpired,
+                                    domain::UploadState::kCancelled}) {
+    samples.push_back({{std::string(domain::UploadStateName(state))},
+                       static_cast<double>(counts[static_cast<int>(state)])});
+  }
+  return samples;
+}
+
+// Pool and upload gauges; the transports register their own series.
+void RegisterStorageMetrics(metrics::Registry& registry, storage::Database& db,
+                            metrics::CachedCollector& uploads_by_state) {
+  auto pool_gauge = [&registry, &db](absl::string_view name, absl::string_view help,
+                                     int storage::Database::PoolStats::*field) {
+    registry.AddGaugeCallback(name, help, {}, [&db, field] {
+      return std::vector<metrics::Sample>{{{}, static_cast<double>(db.Stats().*field)}};
+    });
+  };
+  pool_gauge("ossup_db_pool_max_connections", "Size of the database connection pool.",
+             &storage::Database::PoolStats::max);
+  pool_gauge("ossup_db_pool_open_connections", "Database connections open (idle or leased).",
+             &storage::Database::PoolStats::open);
+  pool_gauge("ossup_db_pool_idle_connections", "Database connections open and free.",
+             &storage::Database::PoolStats::idle);
+  pool_gauge("ossup_db_pool_leased_connections", "Database connections in use.",
+             &storage::Database::PoolStats::leased);
+  registry.AddGaugeCallback("ossup_uploads",
+                            "Uploads in the database by state (refreshed at most every 5 s).",
+                            {"state"}, [&uploads_by_state] { return uploads_by_state.Get(); });
+}
+
 absl::StatusOr<std::string> ReadWhole(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
@@ -221,6 +290,7 @@ int Main(int argc, char** argv) {
       domain::FormIssuer::Create(config->buckets, config->callback, config->token_key);
   if (!issuer.ok()) return Fail("buckets/callback", issuer.status());
 
+  metrics::Registry registry;
   storage::DatabaseOptions db_options;
   db_options.dsn = config->database_url;
   db_options.pool_size = config->database_pool_size;
@@ -231,6 +301,11 @@ int Main(int argc, char** argv) {
       !st.ok()) {
     return Fail("database migration", st);
   }
+
+  // Scrapes read the database at most every 5 s, on the endpoint's pool.
+  metrics::CachedCollector uploads_by_state([&db] { return CountUploadsByState(db); },
+                                            absl::Seconds(5), &clock);
+  RegisterStorageMetrics(registry, db, uploads_by_state);
 
   ThreadPool pool(config->worker_threads, 20000);
   std::unique_ptr<events::EventHub> hub;
@@ -263,6 +338,7 @@ int Main(int argc, char** argv) {
     deps.clock = &clock;
     deps.random = &random;
     deps.pool = &pool;
+    deps.metrics = &registry;
     service = std::make_unique<transport::UploadServiceImpl>(deps);
 
     absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = GrpcCredentials(*config);
@@ -334,7 +410,8 @@ int Main(int argc, char** argv) {
     deps.oss = oss.get();
     deps.clock = &clock;
     deps.pool = &pool;
-    deps.ready = [&store] { return store.LastSequence().status(); };
+    deps.ready = [&db] { return CheckReady(db); };
+    deps.metrics = &registry;
     transport::CallbackEndpointOptions options;
     options.callback_path = config->callback_path;
     options.confirm_with_head_object = config->confirm_with_head_object;

@@ -179,6 +179,7 @@ absl::Status EventHub::Poll() {
     for (const domain::UploadEvent& event : *page) {
       if (event.sequence <= head_) continue;
       head_ = event.sequence;
+      events_read_.fetch_add(1, std::memory_order_relaxed);
       recent_.push_back(event);
       if (recent_.size() > options_.recent_window) recent_.pop_front();
       for (const auto& weak : live_) {

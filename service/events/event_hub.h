@@ -111,6 +111,8 @@ class EventHub {
 
   int64_t head() const;
   size_t subscriber_count() const;
+  // Events the follower has read from the log since Start (for metrics).
+  uint64_t events_read() const { return events_read_.load(std::memory_order_relaxed); }
 
  private:
   void Run();
@@ -136,6 +138,7 @@ class EventHub {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<CatchUpThread> catch_up_threads_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> events_read_{0};
   std::thread thread_;
 };
 

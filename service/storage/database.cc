@@ -127,6 +127,16 @@ void Database::Release(std::unique_ptr<pqxx::connection> conn, bool broken) {
   }
 }
 
+Database::PoolStats Database::Stats() const {
+  absl::MutexLock lock(&mu_);
+  PoolStats stats;
+  stats.max = options_.pool_size;
+  stats.open = open_;
+  stats.idle = static_cast<int>(idle_.size());
+  stats.leased = open_ - stats.idle;
+  return stats;
+}
+
 absl::Status Database::WithTransaction(absl::FunctionRef<absl::Status(pqxx::work&)> fn) {
   absl::Status status;
   for (int attempt = 1; attempt <= options_.max_transaction_attempts; ++attempt) {

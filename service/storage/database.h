@@ -90,12 +90,21 @@ class Database {
 
   const DatabaseOptions& options() const { return options_; }
 
+  struct PoolStats {
+    int max = 0;   // options().pool_size
+    int open = 0;  // idle + leased (a connection being opened counts as leased)
+    int idle = 0;
+    int leased = 0;
+  };
+  // A consistent snapshot of the pool, for metrics.
+  PoolStats Stats() const;
+
  private:
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect();
   void Release(std::unique_ptr<pqxx::connection> conn, bool broken);
 
   const DatabaseOptions options_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + leased + being opened
 };

@@ -110,4 +110,25 @@ absl::Status Migrate(pqxx::connection& conn) {
   });
 }
 
+absl::StatusOr<bool> MigrationsApplied(pqxx::connection& conn) {
+  bool applied = false;
+  absl::Status status = RunGuarded([&]() -> absl::Status {
+    pqxx::read_transaction txn(conn, "migrations_applied");
+    if (txn.exec1("SELECT to_regclass('schema_migrations') IS NULL")[0].as<bool>()) {
+      return absl::OkStatus();
+    }
+    std::set<int> recorded;
+    for (const auto& row : txn.exec("SELECT version FROM schema_migrations")) {
+      recorded.insert(row[0].as<int>());
+    }
+    applied = true;
+    for (const Migration& m : Migrations()) {
+      if (recorded.count(m.version) == 0) applied = false;
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return applied;
+}
+
 }  // namespace ossup::storage

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "pqxx/connection"
 
@@ -23,6 +24,11 @@ const std::vector<Migration>& Migrations();
 // schema_migrations. Serialized across processes by a transaction-scoped advisory lock, so
 // concurrent replicas can all call it at startup. Idempotent. Never throws.
 absl::Status Migrate(pqxx::connection& conn);
+
+// Whether every migration of Migrations() is recorded in schema_migrations (false when that table
+// does not exist yet; versions unknown to this binary, from a newer replica, are ignored).
+// Read-only, for readiness probes. Never throws: database errors are returned as a status.
+absl::StatusOr<bool> MigrationsApplied(pqxx::connection& conn);
 
 }  // namespace ossup::storage
 

@@ -28,6 +28,16 @@ class MigrationsTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? (*r)[0][0].as<int64_t>() : -1;
   }
+  absl::StatusOr<bool> Applied() {
+    absl::StatusOr<bool> applied = false;
+    const absl::Status connected = RunGuarded([&] {
+      pqxx::connection conn(scratch_->dsn());
+      applied = MigrationsApplied(conn);
+      return absl::OkStatus();
+    });
+    if (!connected.ok()) return connected;
+    return applied;
+  }
   std::unique_ptr<testing::ScratchDatabase> scratch_;
 };
 
@@ -52,6 +62,37 @@ TEST_F(MigrationsTest, ConcurrentReplicasMigrateSafely) {
   EXPECT_EQ(Count("SELECT count(*) FROM schema_migrations"),
             static_cast<int64_t>(Migrations().size()));
   EXPECT_EQ(Count("SELECT count(*) FROM event_log_head"), 1);
+}
+
+TEST_F(MigrationsTest, MigrationsAppliedOnlyAfterEveryVersionIsRecorded) {
+  // A fresh database has no schema_migrations table at all.
+  absl::StatusOr<bool> applied = Applied();
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_FALSE(*applied);
+
+  ASSERT_TRUE(MigrateOnce().ok());
+  applied = Applied();
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_TRUE(*applied);
+
+  // A version missing (e.g. a newer binary against an older schema).
+  ASSERT_TRUE(testing::QueryOnce(scratch_->dsn(), "DELETE FROM schema_migrations WHERE version = " +
+                                                      std::to_string(Migrations().back().version))
+                  .ok());
+  applied = Applied();
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_FALSE(*applied);
+}
+
+TEST_F(MigrationsTest, MigrationsAppliedIgnoresVersionsFromNewerReplicas) {
+  ASSERT_TRUE(MigrateOnce().ok());
+  ASSERT_TRUE(testing::QueryOnce(scratch_->dsn(),
+                                 "INSERT INTO schema_migrations (version, name) "
+                                 "VALUES (100000, 'from a newer replica')")
+                  .ok());
+  absl::StatusOr<bool> applied = Applied();
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_TRUE(*applied);
 }
 
 TEST_F(MigrationsTest, VersionsAreOrderedFromOne) {

@@ -1,5 +1,6 @@
 #include "service/transport/callback_endpoint.h"
 
+#include <chrono>
 #include <cstdio>
 
 #include "absl/strings/ascii.h"
@@ -56,9 +57,53 @@ void Log(const HttpRequest& req, int status, absl::string_view what, absl::Durat
                static_cast<long long>(absl::ToInt64Milliseconds(took)));
 }
 
+// The method as a label: a small fixed set, whatever clients send.
+absl::string_view MethodLabel(absl::string_view method) {
+  for (absl::string_view known : {"GET", "HEAD", "POST"}) {
+    if (method == known) return known;
+  }
+  return "other";
+}
+
 }  // namespace
 
+CallbackEndpoint::CallbackEndpoint(CallbackEndpointDeps deps, CallbackEndpointOptions options)
+    : deps_(std::move(deps)),
+      options_(std::move(options)),
+      registry_(metrics::GivenOrOwn(deps_.metrics, &own_registry_)),
+      requests_(registry_->AddCounter("ossup_http_requests_total",
+                                      "HTTP requests answered, by route, method and status code.",
+                                      {"route", "method", "code"})),
+      latency_(registry_->AddHistogram(
+          "ossup_http_request_duration_seconds",
+          "Time from receiving an HTTP request to answering it, by route and status code.",
+          {"route", "code"})) {}
+
+absl::string_view CallbackEndpoint::RouteLabel(absl::string_view path) const {
+  if (path == options_.callback_path) return "callback";
+  if (path == "/healthz") return "healthz";
+  if (path == "/readyz") return "readyz";
+  if (path == "/metrics") return "metrics";
+  return "other";
+}
+
 void CallbackEndpoint::Handle(HttpRequest request, HttpRespond respond) {
+  const absl::string_view path =
+      absl::string_view(request.target).substr(0, request.target.find('?'));
+  // Counted just before the answer leaves, on whichever thread gives it. The labels are literals.
+  HttpRespond counted = [this, route = RouteLabel(path), method = MethodLabel(request.method),
+                         start = std::chrono::steady_clock::now(),
+                         respond = std::move(respond)](HttpResponse response) {
+    const std::string code = absl::StrCat(response.status);
+    requests_.WithLabels({route, method, code}).Increment();
+    latency_.WithLabels({route, code})
+        .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    respond(std::move(response));
+  };
+  Route(std::move(request), std::move(counted));
+}
+
+void CallbackEndpoint::Route(HttpRequest request, HttpRespond respond) {
   const absl::string_view path =
       absl::string_view(request.target).substr(0, request.target.find('?'));
   if (request.method == "GET" && path == "/healthz") {
@@ -71,6 +116,18 @@ void CallbackEndpoint::Handle(HttpRequest request, HttpRespond respond) {
     if (!deps_.pool->Submit([ready, respond] {
           const absl::Status st = ready ? ready() : absl::OkStatus();
           respond(st.ok() ? Json(200, {{"status", "ready"}}) : Error(503, st.message()));
+        })) {
+      respond(Error(503, "overloaded"));
+    }
+    return;
+  }
+  if (request.method == "GET" && path == "/metrics") {
+    // Gauge callbacks may read the database (cached): off the I/O thread.
+    if (!deps_.pool->Submit([this, respond] {
+          HttpResponse r;
+          r.content_type = std::string(metrics::kPrometheusContentType);
+          r.body = registry_->Render();
+          respond(std::move(r));
         })) {
       respond(Error(503, "overloaded"));
     }

@@ -2,11 +2,13 @@
 #define OSSUP_SERVICE_TRANSPORT_CALLBACK_ENDPOINT_H_
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "service/common/clock.h"
+#include "service/common/metrics.h"
 #include "service/common/thread_pool.h"
 #include "service/domain/form_issuer.h"
 #include "service/protocol/callback_verifier.h"
@@ -33,9 +35,15 @@ struct CallbackEndpointDeps {
   ThreadPool* pool = nullptr;
   // Readiness (e.g. a database ping); /readyz answers 503 while it fails.
   std::function<absl::Status()> ready;
+  // The endpoint registers its series here, and GET /metrics renders all of it (on the pool, as
+  // gauge callbacks may read the database). A private registry when null.
+  metrics::Registry* metrics = nullptr;
 };
 
-// The HTTP side: POST <callback_path> from OSS, GET /healthz and /readyz for probes.
+// The HTTP side: POST <callback_path> from OSS, GET /healthz and /readyz for probes, GET /metrics
+// for Prometheus. Every answer is counted in ossup_http_requests_total{route,method,code} and
+// timed in ossup_http_request_duration_seconds{route,code}; route is one of callback, healthz,
+// readyz, metrics, other.
 //
 // A callback is answered within OSS's 5 s window: 200 with {"upload_id","state"} when recorded
 // (OSS relays it to the uploader); 403 for a bad signature or token; 400 for a malformed body;
@@ -45,8 +53,7 @@ struct CallbackEndpointDeps {
 // and create no second event.
 class CallbackEndpoint {
  public:
-  CallbackEndpoint(CallbackEndpointDeps deps, CallbackEndpointOptions options)
-      : deps_(std::move(deps)), options_(std::move(options)) {}
+  CallbackEndpoint(CallbackEndpointDeps deps, CallbackEndpointOptions options);
 
   void Handle(HttpRequest request, HttpRespond respond);
 
@@ -54,8 +61,16 @@ class CallbackEndpoint {
   HttpResponse HandleCallback(const HttpRequest& request);
 
  private:
+  // Answers `request` through `respond`.
+  void Route(HttpRequest request, HttpRespond respond);
+  absl::string_view RouteLabel(absl::string_view path) const;
+
   const CallbackEndpointDeps deps_;
   const CallbackEndpointOptions options_;
+  std::unique_ptr<metrics::Registry> own_registry_;  // when deps_.metrics is null
+  metrics::Registry* const registry_;
+  metrics::CounterFamily& requests_;
+  metrics::HistogramFamily& latency_;
 };
 
 }  // namespace ossup::transport

@@ -92,8 +92,9 @@ std::string UploadName(const domain::Upload& u) {
 // pattern of gRPC's route_guide_callback_server).
 class WatchReactor final : public grpc::ServerWriteReactor<v1::UploadEvent> {
  public:
-  explicit WatchReactor(std::shared_ptr<events::Subscription> sub)
-      : sub_(std::move(sub)), alive_(std::make_shared<Alive>()) {
+  WatchReactor(std::shared_ptr<events::Subscription> sub, GrpcMetrics* metrics)
+      : sub_(std::move(sub)), metrics_(metrics), alive_(std::make_shared<Alive>()) {
+    metrics_->active_streams.Add(1);
     alive_->reactor = this;
     // The hub calls this from its thread when events arrive; it must never touch a reactor that
     // OnDone has released, so it registers as a pending pump first.
@@ -113,11 +114,15 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::UploadEvent> {
   }
 
   void OnWriteDone(bool ok) override {
+    if (ok) metrics_->events_streamed.Increment();
     bool finish = false;
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
-      if (!ok && !finishing_) finishing_ = finish = true;
+      if (!ok && !finishing_) {
+        finishing_ = finish = true;
+        final_code_ = grpc::StatusCode::CANCELLED;
+      }
     }
     if (finish) {
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the stream broke"));
@@ -131,7 +136,10 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::UploadEvent> {
     bool finish = false;
     {
       absl::MutexLock lock(&mu_);
-      if (!finishing_ && !writing_) finishing_ = finish = true;
+      if (!finishing_ && !writing_) {
+        finishing_ = finish = true;
+        final_code_ = grpc::StatusCode::CANCELLED;
+      }
     }
     if (finish) Finish(grpc::Status::CANCELLED);
   }
@@ -145,6 +153,13 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::UploadEvent> {
           alive_.get()));
     }
     sub_->Cancel();
+    metrics_->active_streams.Add(-1);
+    grpc::StatusCode code;
+    {
+      absl::MutexLock lock(&mu_);
+      code = final_code_;
+    }
+    metrics_->CountCall("WatchUploads", code);
     delete this;
   }
 
@@ -172,6 +187,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::UploadEvent> {
       } else if (!st.ok()) {
         finishing_ = finish = true;
         end = ToGrpcStatus(st);
+        final_code_ = end.error_code();
       }
     }
     if (write) StartWrite(&msg_);
@@ -179,14 +195,63 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::UploadEvent> {
   }
 
   std::shared_ptr<events::Subscription> sub_;
+  GrpcMetrics* const metrics_;
   std::shared_ptr<Alive> alive_;
   absl::Mutex mu_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  // What the stream ended with (gRPC may also end it without our Finish, e.g. on shutdown).
+  grpc::StatusCode final_code_ ABSL_GUARDED_BY(mu_) = grpc::StatusCode::CANCELLED;
   v1::UploadEvent msg_;
 };
 
 }  // namespace
+
+GrpcMetrics::GrpcMetrics(metrics::Registry& registry)
+    : requests(registry.AddCounter("ossup_grpc_requests_total",
+                                   "gRPC calls finished, by method and status code.",
+                                   {"method", "code"})),
+      latency(registry.AddHistogram("ossup_grpc_request_duration_seconds",
+                                    "Duration of unary gRPC calls, by method and status code.",
+                                    {"method", "code"})),
+      events_streamed(registry
+                          .AddCounter("ossup_grpc_events_streamed_total",
+                                      "Upload events written to WatchUploads streams.")
+                          .WithLabels({})),
+      active_streams(registry.AddGauge("ossup_grpc_active_streams", "Open WatchUploads streams.")
+                         .WithLabels({})) {}
+
+void GrpcMetrics::CountCall(absl::string_view method, grpc::StatusCode code,
+                            const std::chrono::steady_clock::time_point* start) {
+  const std::string code_name =
+      absl::StatusCodeToString(static_cast<absl::StatusCode>(static_cast<int>(code)));
+  requests.WithLabels({method, code_name}).Increment();
+  if (start != nullptr) {
+    latency.WithLabels({method, code_name})
+        .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - *start).count());
+  }
+}
+
+UploadServiceImpl::UploadServiceImpl(UploadServiceDeps deps)
+    : deps_(std::move(deps)), metrics_(*metrics::GivenOrOwn(deps_.metrics, &own_registry_)) {
+  if (deps_.hub == nullptr) return;
+  metrics::Registry& registry = own_registry_ != nullptr ? *own_registry_ : *deps_.metrics;
+  events::EventHub* hub = deps_.hub;
+  registry.AddGaugeCallback(
+      "ossup_event_hub_subscribers", "Subscriptions the event hub is feeding live.", {}, [hub] {
+        return std::vector<metrics::Sample>{{{}, static_cast<double>(hub->subscriber_count())}};
+      });
+  registry.AddGaugeCallback(
+      "ossup_event_hub_head_sequence", "The last event log sequence the event hub has read.", {},
+      [hub] {
+        return std::vector<metrics::Sample>{{{}, static_cast<double>(hub->head())}};
+      });
+  registry.AddCounterCallback(
+      "ossup_event_hub_events_read_total", "Events the event hub has read from the log.", {},
+      [hub] {
+        return std::vector<metrics::Sample>{{{}, static_cast<double>(hub->events_read())}};
+      });
+}
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -263,29 +328,35 @@ absl::StatusOr<const domain::Caller*> UploadServiceImpl::Authenticate(
   return deps_.callers->Authenticate(absl::string_view(value.data(), value.size()));
 }
 
-grpc::ServerUnaryReactor* UploadServiceImpl::RunUnary(grpc::CallbackServerContext* ctx,
+grpc::ServerUnaryReactor* UploadServiceImpl::RunUnary(absl::string_view method,
+                                                      grpc::CallbackServerContext* ctx,
                                                       absl::string_view ns_field,
                                                       absl::StatusOr<std::string> ns,
                                                       std::function<absl::Status()> work) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  // Counted and timed just before the answer leaves. `method` is a literal.
+  auto finish = [this, reactor, method,
+                 start = std::chrono::steady_clock::now()](const absl::Status& status) {
+    const grpc::Status answer = ToGrpcStatus(status);
+    metrics_.CountCall(method, answer.error_code(), &start);
+    reactor->Finish(answer);
+  };
   absl::StatusOr<const domain::Caller*> caller = Authenticate(ctx);
   if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
+    finish(caller.status());
     return reactor;
   }
   if (!ns.ok()) {
-    reactor->Finish(ToGrpcStatus(ns.status()));
+    finish(ns.status());
     return reactor;
   }
   if (!(*caller)->MayUse(*ns)) {
-    reactor->Finish(ToGrpcStatus(absl::PermissionDeniedError(absl::StrCat(
-        ns_field, ": caller '", (*caller)->name, "' may not use namespace '", *ns, "'"))));
+    finish(absl::PermissionDeniedError(absl::StrCat(ns_field, ": caller '", (*caller)->name,
+                                                    "' may not use namespace '", *ns, "'")));
     return reactor;
   }
-  if (!deps_.pool->Submit(
-          [reactor, work = std::move(work)] { reactor->Finish(ToGrpcStatus(work())); })) {
-    reactor->Finish(
-        ToGrpcStatus(absl::ResourceExhaustedError("the server is overloaded; retry with backoff")));
+  if (!deps_.pool->Submit([finish, work = std::move(work)] { finish(work()); })) {
+    finish(absl::ResourceExhaustedError("the server is overloaded; retry with backoff"));
   }
   return reactor;
 }
@@ -344,7 +415,7 @@ grpc::ServerUnaryReactor* UploadServiceImpl::CreateUpload(grpc::CallbackServerCo
                                                           v1::CreateUploadResponse* response) {
   absl::StatusOr<std::string> ns = ParseParent("parent", request->parent());
   const std::string ns_copy = ns.ok() ? *ns : "";
-  return RunUnary(ctx, "parent", std::move(ns), [this, request, response, ns_copy] {
+  return RunUnary("CreateUpload", ctx, "parent", std::move(ns), [this, request, response, ns_copy] {
     return DoCreate(*request, ns_copy, response);
   });
 }
@@ -357,11 +428,12 @@ grpc::ServerUnaryReactor* UploadServiceImpl::GetUpload(grpc::CallbackServerConte
       name.ok() ? absl::StatusOr<std::string>(name->first) : name.status();
   const std::string id = name.ok() ? name->second : "";
   const std::string ns_copy = ns.ok() ? *ns : "";
-  return RunUnary(ctx, "name", std::move(ns), [this, response, ns_copy, id]() -> absl::Status {
-    OSSUP_ASSIGN_OR_RETURN(domain::Upload upload, deps_.store->Get(ns_copy, id));
-    ToProto(upload, response);
-    return absl::OkStatus();
-  });
+  return RunUnary("GetUpload", ctx, "name", std::move(ns),
+                  [this, response, ns_copy, id]() -> absl::Status {
+                    OSSUP_ASSIGN_OR_RETURN(domain::Upload upload, deps_.store->Get(ns_copy, id));
+                    ToProto(upload, response);
+                    return absl::OkStatus();
+                  });
 }
 
 grpc::ServerUnaryReactor* UploadServiceImpl::ListUploads(grpc::CallbackServerContext* ctx,
@@ -369,7 +441,7 @@ grpc::ServerUnaryReactor* UploadServiceImpl::ListUploads(grpc::CallbackServerCon
                                                          v1::ListUploadsResponse* response) {
   absl::StatusOr<std::string> ns = ParseParent("parent", request->parent());
   const std::string ns_copy = ns.ok() ? *ns : "";
-  return RunUnary(ctx, "parent", std::move(ns),
+  return RunUnary("ListUploads", ctx, "parent", std::move(ns),
                   [this, request, response, ns_copy]() -> absl::Status {
                     if (request->page_size() < 0) {
                       return absl::InvalidArgumentError("page_size: must not be negative");
@@ -407,17 +479,19 @@ grpc::ServerUnaryReactor* UploadServiceImpl::CancelUpload(grpc::CallbackServerCo
       name.ok() ? absl::StatusOr<std::string>(name->first) : name.status();
   const std::string id = name.ok() ? name->second : "";
   const std::string ns_copy = ns.ok() ? *ns : "";
-  return RunUnary(ctx, "name", std::move(ns), [this, response, ns_copy, id]() -> absl::Status {
-    OSSUP_ASSIGN_OR_RETURN(storage::TransitionResult result,
-                           deps_.store->Cancel(ns_copy, id, deps_.clock->Now()));
-    ToProto(result.upload, response);
-    return absl::OkStatus();
-  });
+  return RunUnary("CancelUpload", ctx, "name", std::move(ns),
+                  [this, response, ns_copy, id]() -> absl::Status {
+                    OSSUP_ASSIGN_OR_RETURN(storage::TransitionResult result,
+                                           deps_.store->Cancel(ns_copy, id, deps_.clock->Now()));
+                    ToProto(result.upload, response);
+                    return absl::OkStatus();
+                  });
 }
 
 grpc::ServerWriteReactor<v1::UploadEvent>* UploadServiceImpl::WatchUploads(
     grpc::CallbackServerContext* ctx, const v1::WatchUploadsRequest* request) {
-  auto fail = [](const absl::Status& status) {
+  auto fail = [this](const absl::Status& status) {
+    metrics_.CountCall("WatchUploads", ToGrpcStatus(status).error_code());
     class Failed final : public grpc::ServerWriteReactor<v1::UploadEvent> {
      public:
       explicit Failed(grpc::Status status) { Finish(std::move(status)); }
@@ -457,7 +531,7 @@ grpc::ServerWriteReactor<v1::UploadEvent>* UploadServiceImpl::WatchUploads(
   auto sub =
       deps_.hub->Subscribe(std::move(filter), from_now ? 0 : request->after_sequence(), from_now);
   if (!sub.ok()) return fail(sub.status());
-  return new WatchReactor(*std::move(sub));
+  return new WatchReactor(*std::move(sub), &metrics_);
 }
 
 }  // namespace ossup::transport

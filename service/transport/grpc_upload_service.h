@@ -1,8 +1,12 @@
 #ifndef OSSUP_SERVICE_TRANSPORT_GRPC_UPLOAD_SERVICE_H_
 #define OSSUP_SERVICE_TRANSPORT_GRPC_UPLOAD_SERVICE_H_
 
+#include <chrono>
+#include <memory>
+
 #include "ossup/upload/v1/upload_service.grpc.pb.h"
 #include "service/common/clock.h"
+#include "service/common/metrics.h"
 #include "service/common/random.h"
 #include "service/common/thread_pool.h"
 #include "service/domain/callers.h"
@@ -23,6 +27,22 @@ struct UploadServiceDeps {
   Random* random = nullptr;
   // Blocking work (database) runs here, never on gRPC's threads.
   ThreadPool* pool = nullptr;
+  // Where the service and the hub register their series; a private registry when null.
+  metrics::Registry* metrics = nullptr;
+};
+
+// The series of the gRPC side. Calls are counted by method and status code name when they
+// finish; unary calls are also timed (streams live too long for a latency histogram).
+struct GrpcMetrics {
+  explicit GrpcMetrics(metrics::Registry& registry);
+  // Counts a finished call; times it too when `start` is given.
+  void CountCall(absl::string_view method, grpc::StatusCode code,
+                 const std::chrono::steady_clock::time_point* start = nullptr);
+
+  metrics::CounterFamily& requests;
+  metrics::HistogramFamily& latency;
+  metrics::Counter& events_streamed;
+  metrics::Gauge& active_streams;
 };
 
 // ossup.upload.v1.UploadService on gRPC's callback API. Every call is authenticated by a bearer
@@ -30,7 +50,7 @@ struct UploadServiceDeps {
 // the offending field.
 class UploadServiceImpl final : public ossup::upload::v1::UploadService::CallbackService {
  public:
-  explicit UploadServiceImpl(UploadServiceDeps deps) : deps_(std::move(deps)) {}
+  explicit UploadServiceImpl(UploadServiceDeps deps);
 
   grpc::ServerUnaryReactor* CreateUpload(
       grpc::CallbackServerContext* ctx, const ossup::upload::v1::CreateUploadRequest* request,
@@ -50,8 +70,9 @@ class UploadServiceImpl final : public ossup::upload::v1::UploadService::Callbac
 
  private:
   // Authenticates, checks the namespace, then runs `work` on the pool and finishes the call.
-  grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* ctx, absl::string_view ns_field,
-                                     absl::StatusOr<std::string> ns,
+  // `method` names the call in metrics.
+  grpc::ServerUnaryReactor* RunUnary(absl::string_view method, grpc::CallbackServerContext* ctx,
+                                     absl::string_view ns_field, absl::StatusOr<std::string> ns,
                                      std::function<absl::Status()> work);
   absl::StatusOr<const domain::Caller*> Authenticate(grpc::CallbackServerContext* ctx) const;
 
@@ -59,6 +80,8 @@ class UploadServiceImpl final : public ossup::upload::v1::UploadService::Callbac
                         const std::string& ns, ossup::upload::v1::CreateUploadResponse* response);
 
   const UploadServiceDeps deps_;
+  std::unique_ptr<metrics::Registry> own_registry_;  // when deps_.metrics is null
+  GrpcMetrics metrics_;
 };
 
 // absl::Status -> grpc::Status (the canonical codes share their numbers).

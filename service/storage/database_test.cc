@@ -1,0 +1,42 @@
+#include "service/storage/database.h"
+
+#include <optional>
+
+#include "gtest/gtest.h"
+#include "service/storage/storage_test_util.h"
+
+namespace ossup::storage {
+namespace {
+
+TEST(DatabaseStatsTest, CountsIdleAndLeasedConnections) {
+  std::unique_ptr<testing::ScratchDatabase> scratch = testing::ScratchDatabase::Create();
+  if (scratch == nullptr) {
+    if (!HasFailure()) GTEST_SKIP() << "DATABASE_URL is not set";
+    return;
+  }
+  DatabaseOptions options;
+  options.dsn = scratch->dsn();
+  options.pool_size = 3;
+  Database db(options);
+  Database::PoolStats stats = db.Stats();
+  EXPECT_EQ(stats.max, 3);
+  EXPECT_EQ(stats.open, 0);
+
+  {
+    absl::StatusOr<Database::Lease> first = db.Acquire();
+    absl::StatusOr<Database::Lease> second = db.Acquire();
+    ASSERT_TRUE(first.ok()) << first.status();
+    ASSERT_TRUE(second.ok()) << second.status();
+    stats = db.Stats();
+    EXPECT_EQ(stats.open, 2);
+    EXPECT_EQ(stats.leased, 2);
+    EXPECT_EQ(stats.idle, 0);
+  }
+  stats = db.Stats();
+  EXPECT_EQ(stats.open, 2);
+  EXPECT_EQ(stats.leased, 0);
+  EXPECT_EQ(stats.idle, 2);
+}
+
+}  // namespace
+}  // namespace ossup::storage
