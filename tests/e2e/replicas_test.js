@@ -103,18 +103,21 @@ async function main() {
     const created = await pool([...Array(UPLOADS).keys()], 16, (i) => createUpload(i % 2 ? b : a, i));
     // At most 3 posts at once: the emulator answers on 4 worker threads, and each callback's
     // HeadObject needs one of them while the post that triggered it holds another.
-    const results = await pool(created, 3, (c, i) => postForm(c.form, Buffer.from(`upload ${i}\n`), 'text/plain'));
-    const ok = results.filter((r) => r.status === 200).length;
-    check(`${UPLOADS} uploads complete through both replicas`, ok === UPLOADS,
-          `${ok} ok; first failure: ${JSON.stringify(results.find((r) => r.status !== 200))}`);
-    console.log(`     (${UPLOADS} creates and uploads in ${Date.now() - t0} ms)`);
-
-    // The resuming subscriber disconnects part-way and resumes on the other replica.
-    await resuming.until((ev) => ev.length >= UPLOADS / 3, 30000);
+    // The resuming subscriber disconnects after the first half and resumes on the other replica
+    // while the second half completes.
+    const post = (c, i) => postForm(c.form, Buffer.from(`upload ${i}\n`), 'text/plain');
+    const half = Math.floor(UPLOADS / 2);
+    const results = await pool(created.slice(0, half), 3, post);
+    await resuming.until((ev) => ev.length >= half, 30000);
     resuming.cancel();
     const before = resuming.events.slice();
     const lastSeen = before[before.length - 1].sequence;
     const resumed = watch(a, { parent: 'namespaces/acme', after_sequence: lastSeen });
+    results.push(...await pool(created.slice(half), 3, (c, i) => post(c, half + i)));
+    const ok = results.filter((r) => r.status === 200).length;
+    check(`${UPLOADS} uploads complete through both replicas`, ok === UPLOADS,
+          `${ok} ok; first failure: ${JSON.stringify(results.find((r) => r.status !== 200))}`);
+    console.log(`     (${UPLOADS} creates and uploads in ${Date.now() - t0} ms)`);
     await resumed.until((ev) => before.length + ev.length >= UPLOADS, 30000);
     await live.until((ev) => ev.length >= UPLOADS, 30000);
     await new Promise((r) => setTimeout(r, 300));  // anything extra would show up now
