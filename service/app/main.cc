@@ -307,7 +307,10 @@ int Main(int argc, char** argv) {
                                             absl::Seconds(5), &clock);
   RegisterStorageMetrics(registry, db, uploads_by_state);
 
-  ThreadPool pool(config->worker_threads, 20000);
+  // Declared before everything its jobs use, and drained explicitly at shutdown (below) while
+  // those objects still exist.
+  auto worker_pool = std::make_unique<ThreadPool>(config->worker_threads, 20000);
+  ThreadPool& pool = *worker_pool;
   std::unique_ptr<events::EventHub> hub;
   storage::UploadStoreOptions store_options;
   Notifier notifier(&db, absl::Milliseconds(2));
@@ -440,6 +443,8 @@ int Main(int argc, char** argv) {
   if (grpc_server)
     grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (http) http->Shutdown();
+  // Finish queued callbacks and calls now, while the store, batcher and endpoint still exist.
+  worker_pool.reset();
   sweeper.reset();
   if (listener) listener->Stop();
   return 0;
