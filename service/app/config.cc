@@ -18,6 +18,8 @@ namespace {
 
 using nlohmann::json;
 
+}  // namespace
+
 absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
@@ -29,6 +31,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes) 
   }
   return data;
 }
+
+namespace {
 
 std::string Resolve(const std::string& base_dir, const std::string& path) {
   if (path.empty() || path.front() == '/') return path;
@@ -139,7 +143,8 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& ba
     // The service never runs without caller tokens.
     return absl::InvalidArgumentError("config: callers_file and token_key_file are required");
   }
-  OSSUP_ASSIGN_OR_RETURN(c.callers_json, ReadFile(Resolve(base_dir, callers_file), 1 << 20));
+  c.callers_file = Resolve(base_dir, callers_file);
+  OSSUP_ASSIGN_OR_RETURN(c.callers_json, ReadFile(c.callers_file, 1 << 20));
   OSSUP_ASSIGN_OR_RETURN(c.token_key, ReadFile(Resolve(base_dir, token_key_file), 4096));
   c.token_key = std::string(absl::StripAsciiWhitespace(c.token_key));
 
@@ -183,7 +188,8 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& ba
       return absl::InvalidArgumentError(
           absl::StrCat("config: bucket '", bucket.name, "' needs access_key_secret_file"));
     }
-    OSSUP_ASSIGN_OR_RETURN(std::string secret, ReadFile(Resolve(base_dir, secret_file), 4096));
+    c.bucket_secret_files.push_back(Resolve(base_dir, secret_file));
+    OSSUP_ASSIGN_OR_RETURN(std::string secret, ReadFile(c.bucket_secret_files.back(), 4096));
     bucket.credentials.access_key_secret = std::string(absl::StripAsciiWhitespace(secret));
     c.limits.buckets.push_back(bucket.name);
     c.buckets.push_back(std::move(bucket));

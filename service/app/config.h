@@ -33,10 +33,12 @@ struct Config {
   int database_pool_size = 16;
 
   std::string callers_json;  // contents of callers_file
+  std::string callers_file;  // resolved path, re-read when it changes
   std::string token_key;     // contents of token_key_file
 
   domain::CallbackConfig callback;
   std::vector<domain::BucketConfig> buckets;
+  std::vector<std::string> bucket_secret_files;  // resolved paths, parallel to `buckets`
   domain::UploadLimits limits;
 
   std::vector<std::string> key_url_prefixes;  // default: OSS's key host
@@ -49,6 +51,9 @@ struct Config {
   absl::Duration expiry_sweep_interval = absl::Seconds(1);
   int worker_threads = 32;
 };
+
+// Reads a whole file of at most `max_bytes`.
+absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes);
 
 // Parses the JSON and loads the files it names (relative to the config file's directory), then
 // applies the environment overrides below.

@@ -19,6 +19,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "pqxx/nontransaction"
@@ -224,6 +225,63 @@ void RegisterStorageMetrics(metrics::Registry& registry, storage::Database& db,
                             "Uploads in the database by state (refreshed at most every 5 s).",
                             {"state"}, [&uploads_by_state] { return uploads_by_state.Get(); });
 }
+
+// Re-reads the caller tokens and bucket secrets every few seconds and applies changes (a mounted
+// Kubernetes Secret is updated in place). A bad new file is reported and the old values stay.
+class SecretWatcher {
+ public:
+  SecretWatcher(const app::Config& config, domain::CallerRegistry* callers,
+                domain::FormIssuer* issuer)
+      : config_(config), callers_(callers), issuer_(issuer) {
+    last_callers_ = config.callers_json;
+    for (const auto& b : config.buckets) last_secrets_.push_back(b.credentials.access_key_secret);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~SecretWatcher() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    thread_.join();
+  }
+
+ private:
+  void Run() {
+    while (true) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Seconds(5))) return;
+      }
+      if (auto text = app::ReadFile(config_.callers_file, 1 << 20);
+          text.ok() && *text != last_callers_) {
+        const absl::Status st = callers_->Reload(*text);
+        std::fprintf(stderr, "secrets: callers file changed: %s\n",
+                     st.ok() ? "reloaded" : st.ToString().c_str());
+        last_callers_ = *text;
+      }
+      for (size_t i = 0; i < config_.buckets.size(); ++i) {
+        auto text = app::ReadFile(config_.bucket_secret_files[i], 4096);
+        if (!text.ok()) continue;
+        const std::string secret(absl::StripAsciiWhitespace(*text));
+        if (secret == last_secrets_[i]) continue;
+        protocol::Credentials creds = config_.buckets[i].credentials;
+        creds.access_key_secret = secret;
+        const absl::Status st = issuer_->SetCredentials(config_.buckets[i].name, creds);
+        std::fprintf(stderr, "secrets: bucket %s secret changed: %s\n",
+                     config_.buckets[i].name.c_str(), st.ok() ? "reloaded" : st.ToString().c_str());
+        last_secrets_[i] = secret;
+      }
+    }
+  }
+  const app::Config& config_;
+  domain::CallerRegistry* callers_;
+  domain::FormIssuer* issuer_;
+  std::string last_callers_;
+  std::vector<std::string> last_secrets_;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
 
 absl::StatusOr<std::string> ReadWhole(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -433,6 +491,7 @@ int Main(int argc, char** argv) {
     std::printf("ossup http listening on %s:%d\n", config->http_listen_address.c_str(),
                 http->port());
   }
+  SecretWatcher secrets(*config, callers->get(), issuer->get());
   std::fflush(stdout);
 
   int signal_number = 0;

@@ -29,6 +29,28 @@ bool Caller::MayUse(absl::string_view ns) const {
 }
 
 absl::StatusOr<std::unique_ptr<CallerRegistry>> CallerRegistry::FromJson(absl::string_view json) {
+  absl::StatusOr<std::shared_ptr<const Map>> map = Parse(json);
+  if (!map.ok()) return map.status();
+  auto registry = std::unique_ptr<CallerRegistry>(new CallerRegistry());
+  registry->by_hash_ = *std::move(map);
+  return registry;
+}
+
+absl::Status CallerRegistry::Reload(absl::string_view json) {
+  absl::StatusOr<std::shared_ptr<const Map>> map = Parse(json);
+  if (!map.ok()) return map.status();
+  absl::MutexLock lock(&mu_);
+  by_hash_ = *std::move(map);
+  return absl::OkStatus();
+}
+
+size_t CallerRegistry::size() const {
+  absl::MutexLock lock(&mu_);
+  return by_hash_->size();
+}
+
+absl::StatusOr<std::shared_ptr<const CallerRegistry::Map>> CallerRegistry::Parse(
+    absl::string_view json) {
   if (json.size() > kMaxRegistryBytes) {
     return absl::InvalidArgumentError("callers file: larger than 1 MiB");
   }
@@ -39,7 +61,7 @@ absl::StatusOr<std::unique_ptr<CallerRegistry>> CallerRegistry::FromJson(absl::s
     return absl::InvalidArgumentError(
         "callers file: expected {\"callers\": [{\"name\", \"token_sha256\", \"namespaces\"}]}");
   }
-  auto registry = std::unique_ptr<CallerRegistry>(new CallerRegistry());
+  auto map = std::make_shared<Map>();
   size_t index = 0;
   for (const auto& entry : doc["callers"]) {
     const std::string where = absl::StrCat("callers file: callers[", index++, "]");
@@ -69,18 +91,19 @@ absl::StatusOr<std::unique_ptr<CallerRegistry>> CallerRegistry::FromJson(absl::s
     if (caller.namespaces.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": needs at least one namespace"));
     }
-    if (!registry->by_hash_.emplace(absl::HexStringToBytes(hex), std::move(caller)).second) {
+    if (!map->emplace(absl::HexStringToBytes(hex), std::move(caller)).second) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": token_sha256 used twice"));
     }
   }
-  if (registry->by_hash_.empty()) {
+  if (map->empty()) {
     // The service never runs without tokens.
     return absl::InvalidArgumentError("callers file: no callers");
   }
-  return registry;
+  return std::shared_ptr<const Map>(std::move(map));
 }
 
-absl::StatusOr<const Caller*> CallerRegistry::Authenticate(absl::string_view authorization) const {
+absl::StatusOr<std::shared_ptr<const Caller>> CallerRegistry::Authenticate(
+    absl::string_view authorization) const {
   absl::string_view token = absl::StripAsciiWhitespace(authorization);
   if (token.empty()) {
     return absl::UnauthenticatedError("missing 'authorization: Bearer <token>' metadata");
@@ -94,9 +117,15 @@ absl::StatusOr<const Caller*> CallerRegistry::Authenticate(absl::string_view aut
   }
   auto digest = protocol::Sha256(token);
   if (!digest.ok()) return digest.status();
-  const auto it = by_hash_.find(*digest);
-  if (it == by_hash_.end()) return absl::UnauthenticatedError("unknown token");
-  return &it->second;
+  std::shared_ptr<const Map> map;
+  {
+    absl::MutexLock lock(&mu_);
+    map = by_hash_;
+  }
+  const auto it = map->find(*digest);
+  if (it == map->end()) return absl::UnauthenticatedError("unknown token");
+  // Shares ownership of the whole snapshot, so a reload cannot free this caller mid-call.
+  return std::shared_ptr<const Caller>(map, &it->second);
 }
 
 }  // namespace ossup::domain

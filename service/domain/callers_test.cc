@@ -40,6 +40,24 @@ TEST(CallerRegistryTest, RefusesUnknownAndMalformedCredentials) {
   }
 }
 
+TEST(CallerRegistryTest, ReloadRotatesTokensAndKeepsHeldResultsValid) {
+  auto registry = CallerRegistry::FromJson(Registry(kToken));
+  ASSERT_TRUE(registry.ok());
+  auto held = (*registry)->Authenticate(absl::StrCat("Bearer ", kToken));
+  ASSERT_TRUE(held.ok());
+  const std::string rotated = "tok_rotated_0123456789abcdefghijklmnop";
+  ASSERT_TRUE((*registry)->Reload(Registry(rotated, R"(["globex"])")).ok());
+  EXPECT_FALSE((*registry)->Authenticate(absl::StrCat("Bearer ", kToken)).ok());
+  auto now = (*registry)->Authenticate(absl::StrCat("Bearer ", rotated));
+  ASSERT_TRUE(now.ok());
+  EXPECT_TRUE((*now)->MayUse("globex"));
+  EXPECT_EQ((*held)->name, "billing");  // still valid after the swap
+  EXPECT_TRUE((*held)->MayUse("acme"));
+  // A bad file leaves the current callers in force.
+  EXPECT_FALSE((*registry)->Reload("{}").ok());
+  EXPECT_TRUE((*registry)->Authenticate(absl::StrCat("Bearer ", rotated)).ok());
+}
+
 TEST(CallerRegistryTest, RejectsBadFiles) {
   EXPECT_FALSE(CallerRegistry::FromJson("").ok());
   EXPECT_FALSE(CallerRegistry::FromJson("{}").ok());

@@ -30,6 +30,7 @@ absl::StatusOr<std::unique_ptr<FormIssuer>> FormIssuer::Create(std::vector<Bucke
           absl::StrCat(where, ": needs scheme http(s) and an endpoint host"));
     }
     issuer->bucket_order_.push_back(b.name);
+    absl::MutexLock lock(&issuer->mu_);
     if (!issuer->buckets_.emplace(b.name, std::move(b)).second) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": listed twice"));
     }
@@ -52,14 +53,29 @@ std::string FormIssuer::CallbackToken(absl::string_view upload_id) const {
 
 std::vector<std::string> FormIssuer::bucket_names() const { return bucket_order_; }
 
-const BucketConfig* FormIssuer::bucket(absl::string_view name) const {
+std::optional<BucketConfig> FormIssuer::bucket(absl::string_view name) const {
+  absl::MutexLock lock(&mu_);
   const auto it = buckets_.find(name);
-  return it == buckets_.end() ? nullptr : &it->second;
+  if (it == buckets_.end()) return std::nullopt;
+  return it->second;
+}
+
+absl::Status FormIssuer::SetCredentials(absl::string_view name, protocol::Credentials credentials) {
+  if (absl::Status st = protocol::ValidateCredentials(credentials); !st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("bucket '", name, "': ", st.message()));
+  }
+  absl::MutexLock lock(&mu_);
+  const auto it = buckets_.find(name);
+  if (it == buckets_.end()) {
+    return absl::InvalidArgumentError(absl::StrCat("bucket '", name, "' is not configured"));
+  }
+  it->second.credentials = std::move(credentials);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<protocol::PostForm> FormIssuer::Issue(const Upload& upload, absl::Time now) const {
-  const BucketConfig* b = bucket(upload.bucket);
-  if (b == nullptr) {
+  const std::optional<BucketConfig> b = bucket(upload.bucket);
+  if (!b.has_value()) {
     return absl::FailedPreconditionError(
         absl::StrCat("bucket '", upload.bucket, "' is no longer configured"));
   }

@@ -2,12 +2,14 @@
 #define OSSUP_SERVICE_DOMAIN_FORM_ISSUER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "service/domain/upload.h"
 #include "service/protocol/callback_body_type.h"
@@ -58,12 +60,18 @@ class FormIssuer {
   std::string CallbackToken(absl::string_view upload_id) const;
 
   std::vector<std::string> bucket_names() const;
-  const BucketConfig* bucket(absl::string_view name) const;
+  // A copy: credentials may be rotated concurrently (SetCredentials).
+  std::optional<BucketConfig> bucket(absl::string_view name) const;
+
+  // Rotates a bucket's credentials (e.g. its secret file changed); forms issued from now on are
+  // signed with them. InvalidArgument for unknown buckets or invalid credentials.
+  absl::Status SetCredentials(absl::string_view bucket, protocol::Credentials credentials);
 
  private:
   FormIssuer() = default;
 
-  absl::flat_hash_map<std::string, BucketConfig> buckets_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, BucketConfig> buckets_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> bucket_order_;
   CallbackConfig callback_;
   std::string token_key_;

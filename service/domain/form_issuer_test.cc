@@ -68,6 +68,26 @@ TEST(FormIssuerTest, IssuesABoundFormWithTheUploadsCallback) {
   EXPECT_NE((*other_key)->CallbackToken(u.id), token);
 }
 
+TEST(FormIssuerTest, RotatedCredentialsSignNewForms) {
+  auto issuer = FormIssuer::Create({Bucket()}, Callback(), "0123456789abcdef0123");
+  ASSERT_TRUE(issuer.ok());
+  Upload u;
+  u.id = "0f8fad5b-d9cb-469f-a165-70867728950e";
+  u.bucket = "media";
+  u.object_key = "k";
+  u.max_size = 10;
+  const absl::Time now = absl::FromUnixSeconds(1795000000);
+  u.expire_time = now + absl::Minutes(5);
+  const std::string before = Field(*(*issuer)->Issue(u, now), "x-oss-signature");
+  ASSERT_TRUE((*issuer)
+                  ->SetCredentials("media", {"LTAI-key", "new-secret", "", absl::InfiniteFuture()})
+                  .ok());
+  EXPECT_EQ((*issuer)->bucket("media")->credentials.access_key_secret, "new-secret");
+  EXPECT_NE(Field(*(*issuer)->Issue(u, now), "x-oss-signature"), before);
+  EXPECT_FALSE((*issuer)->SetCredentials("gone", {"a", "b", "", absl::InfiniteFuture()}).ok());
+  EXPECT_FALSE((*issuer)->SetCredentials("media", {"", "b", "", absl::InfiniteFuture()}).ok());
+}
+
 TEST(FormIssuerTest, RejectsBadConfiguration) {
   EXPECT_FALSE(FormIssuer::Create({}, Callback(), "0123456789abcdef").ok());
   EXPECT_FALSE(FormIssuer::Create({Bucket()}, Callback(), "short").ok());

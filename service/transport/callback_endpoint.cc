@@ -179,8 +179,8 @@ HttpResponse CallbackEndpoint::HandleCallback(const HttpRequest& req) {
   if (!payload.ok()) return done(Error(400, payload.status().message()), "bad payload");
 
   // 3. The object as our own bucket has it: the truth, whatever the callback claims.
-  const domain::BucketConfig* bucket = deps_.issuer->bucket(payload->object.bucket);
-  if (bucket == nullptr) {
+  const std::optional<domain::BucketConfig> bucket = deps_.issuer->bucket(payload->object.bucket);
+  if (!bucket.has_value()) {
     return done(
         Error(409, absl::StrCat("bucket '", payload->object.bucket, "' is not one of ours")),
         "foreign bucket");

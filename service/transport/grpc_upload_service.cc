@@ -314,7 +314,7 @@ absl::StatusOr<std::pair<std::string, std::string>> ParseUploadName(absl::string
   return std::make_pair(std::string(parts[1]), std::string(parts[3]));
 }
 
-absl::StatusOr<const domain::Caller*> UploadServiceImpl::Authenticate(
+absl::StatusOr<std::shared_ptr<const domain::Caller>> UploadServiceImpl::Authenticate(
     grpc::CallbackServerContext* ctx) const {
   const auto& metadata = ctx->client_metadata();
   const auto range = metadata.equal_range("authorization");
@@ -341,7 +341,7 @@ grpc::ServerUnaryReactor* UploadServiceImpl::RunUnary(absl::string_view method,
     metrics_.CountCall(method, answer.error_code(), &start);
     reactor->Finish(answer);
   };
-  absl::StatusOr<const domain::Caller*> caller = Authenticate(ctx);
+  absl::StatusOr<std::shared_ptr<const domain::Caller>> caller = Authenticate(ctx);
   if (!caller.ok()) {
     finish(caller.status());
     return reactor;
@@ -499,7 +499,7 @@ grpc::ServerWriteReactor<v1::UploadEvent>* UploadServiceImpl::WatchUploads(
     };
     return new Failed(ToGrpcStatus(status));
   };
-  absl::StatusOr<const domain::Caller*> caller = Authenticate(ctx);
+  absl::StatusOr<std::shared_ptr<const domain::Caller>> caller = Authenticate(ctx);
   if (!caller.ok()) return fail(caller.status());
   absl::StatusOr<std::string> ns = ParseParent("parent", request->parent());
   if (!ns.ok()) return fail(ns.status());

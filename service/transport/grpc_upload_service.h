@@ -74,7 +74,8 @@ class UploadServiceImpl final : public ossup::upload::v1::UploadService::Callbac
   grpc::ServerUnaryReactor* RunUnary(absl::string_view method, grpc::CallbackServerContext* ctx,
                                      absl::string_view ns_field, absl::StatusOr<std::string> ns,
                                      std::function<absl::Status()> work);
-  absl::StatusOr<const domain::Caller*> Authenticate(grpc::CallbackServerContext* ctx) const;
+  absl::StatusOr<std::shared_ptr<const domain::Caller>> Authenticate(
+      grpc::CallbackServerContext* ctx) const;
 
   absl::Status DoCreate(const ossup::upload::v1::CreateUploadRequest& request,
                         const std::string& ns, ossup::upload::v1::CreateUploadResponse* response);

@@ -174,6 +174,23 @@ async function main() {
       body: JSON.stringify({ upload_id: upload.name.split('/').pop(), token: 'x' }),
     });
     check('a forged callback is refused', forged.status === 400 || forged.status === 403, forged.status);
+
+    // 7. Token rotation without a restart: the callers file is re-read when it changes.
+    const crypto = require('crypto');
+    const fs = require('fs');
+    const rotated = crypto.randomBytes(24).toString('hex');
+    fs.writeFileSync(path.join(stack.dir, 'callers.json'), JSON.stringify({
+      callers: [{ name: 'rotated', token_sha256: crypto.createHash('sha256').update(rotated).digest('hex'),
+                  namespaces: ['acme'] }],
+    }));
+    let rotatedOk = false;
+    for (let i = 0; i < 40 && !rotatedOk; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      rotatedOk = !(await call(client, 'ListUploads', { parent }, client.md(rotated))).err;
+    }
+    const old = await call(client, 'ListUploads', { parent });
+    check('a rotated callers file takes effect without a restart', rotatedOk
+          && old.err?.code === grpc.status.UNAUTHENTICATED, old.err?.message);
     client.close();
     health.close();
   } finally {

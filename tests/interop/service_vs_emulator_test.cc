@@ -204,7 +204,7 @@ TEST_F(ServiceVsEmulatorTest, IssuedFormUploadsAndTheCallbackVerifies) {
   // Our HeadObject (V4 header auth) reads the stored object; it matches the callback.
   auto client = remote::CurlOssClient::Create(&RealClock::Get());
   ASSERT_TRUE(client.ok());
-  const domain::BucketConfig* bucket = issuer_->bucket("media");
+  const std::optional<domain::BucketConfig> bucket = issuer_->bucket("media");
   auto head =
       (*client)->HeadObject({"http", bucket->endpoint_host, false, bucket->region},
                             bucket->credentials, "media", upload.object_key, absl::Seconds(5));
