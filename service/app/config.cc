@@ -135,6 +135,12 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& ba
   }
   OSSUP_RETURN_IF_ERROR(Get(doc["database"], "url", &c.database_url, "database."));
   OSSUP_RETURN_IF_ERROR(Get(doc["database"], "pool_size", &c.database_pool_size, "database."));
+  std::string password_file;
+  OSSUP_RETURN_IF_ERROR(Get(doc["database"], "password_file", &password_file, "database."));
+  if (!password_file.empty()) {
+    c.database_password_file = Resolve(base_dir, password_file);
+    OSSUP_RETURN_IF_ERROR(ReadFile(c.database_password_file, 4096).status());
+  }
 
   std::string callers_file, token_key_file;
   OSSUP_RETURN_IF_ERROR(Get(doc, "callers_file", &callers_file, ""));
@@ -191,6 +197,13 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& ba
     c.bucket_secret_files.push_back(Resolve(base_dir, secret_file));
     OSSUP_ASSIGN_OR_RETURN(std::string secret, ReadFile(c.bucket_secret_files.back(), 4096));
     bucket.credentials.access_key_secret = std::string(absl::StripAsciiWhitespace(secret));
+    std::string token_file;
+    OSSUP_RETURN_IF_ERROR(Get(b, "security_token_file", &token_file, where));
+    c.bucket_token_files.push_back(token_file.empty() ? "" : Resolve(base_dir, token_file));
+    if (!token_file.empty()) {
+      OSSUP_ASSIGN_OR_RETURN(std::string token, ReadFile(c.bucket_token_files.back(), 16384));
+      bucket.credentials.security_token = std::string(absl::StripAsciiWhitespace(token));
+    }
     c.limits.buckets.push_back(bucket.name);
     c.buckets.push_back(std::move(bucket));
   }
@@ -224,6 +237,9 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& ba
     }
   }
   OSSUP_RETURN_IF_ERROR(Get(doc, "confirm_with_head_object", &c.confirm_with_head_object, ""));
+  int64_t grace_seconds = -1;
+  OSSUP_RETURN_IF_ERROR(Get(doc, "expiry_grace_seconds", &grace_seconds, ""));
+  if (grace_seconds >= 0) c.expiry_grace = absl::Seconds(grace_seconds);
   int64_t retention_hours = 0;
   OSSUP_RETURN_IF_ERROR(Get(doc, "event_retention_hours", &retention_hours, ""));
   if (retention_hours > 0) c.event_retention = absl::Hours(retention_hours);

@@ -30,6 +30,7 @@ struct Config {
   size_t max_callback_body_bytes = 64 * 1024;
 
   std::string database_url;
+  std::string database_password_file;  // optional; read on every new connection
   int database_pool_size = 16;
 
   std::string callers_json;  // contents of callers_file
@@ -39,6 +40,7 @@ struct Config {
   domain::CallbackConfig callback;
   std::vector<domain::BucketConfig> buckets;
   std::vector<std::string> bucket_secret_files;  // resolved paths, parallel to `buckets`
+  std::vector<std::string> bucket_token_files;   // STS token files ("" = none), parallel
   domain::UploadLimits limits;
 
   std::vector<std::string> key_url_prefixes;  // default: OSS's key host
@@ -49,6 +51,8 @@ struct Config {
   bool confirm_with_head_object = true;
   absl::Duration event_retention = absl::Hours(24 * 7);
   absl::Duration expiry_sweep_interval = absl::Seconds(1);
+  // PENDING uploads expire this long after expire_time (OSS calls back after storing).
+  absl::Duration expiry_grace = absl::Seconds(60);
   int worker_threads = 32;
 };
 

@@ -46,6 +46,25 @@ TEST_F(ConfigTest, ParsesAndLoadsSecretFiles) {
   EXPECT_EQ(c->worker_threads, 8);
 }
 
+TEST_F(ConfigTest, OptionalSecretFilesAndGrace) {
+  std::ofstream(dir_ + "/db.password") << "s3cret\n";
+  std::ofstream(dir_ + "/sts.token") << "CAIS-token\n";
+  std::string json = Json(R"(,"expiry_grace_seconds":5)");
+  const std::string db = R"({"url":"postgresql://db/x"})";
+  json.replace(json.find(db), db.size(),
+               R"({"url":"postgresql://db/x","password_file":"db.password"})");
+  json.replace(json.find(R"("access_key_secret_file")"), 0,
+               R"("security_token_file":"sts.token",)");
+  auto c = ParseConfig(json, dir_);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->database_password_file, dir_ + "/db.password");
+  EXPECT_EQ(c->buckets[0].credentials.security_token, "CAIS-token");
+  EXPECT_EQ(c->bucket_token_files[0], dir_ + "/sts.token");
+  EXPECT_EQ(c->expiry_grace, absl::Seconds(5));
+  json.replace(json.find("db.password"), 11, "nope.password");
+  EXPECT_THAT(ParseConfig(json, dir_).status().message(), HasSubstr("nope.password"));
+}
+
 TEST_F(ConfigTest, BadConfigNamesTheSetting) {
   EXPECT_THAT(ParseConfig("{", dir_).status().message(), HasSubstr("not a JSON object"));
   EXPECT_THAT(ParseConfig(R"({"callers_file":"x"})", dir_).status().message(),

@@ -234,7 +234,10 @@ class SecretWatcher {
                 domain::FormIssuer* issuer)
       : config_(config), callers_(callers), issuer_(issuer) {
     last_callers_ = config.callers_json;
-    for (const auto& b : config.buckets) last_secrets_.push_back(b.credentials.access_key_secret);
+    for (const auto& b : config.buckets) {
+      last_secrets_.push_back(b.credentials.access_key_secret + "\n" +
+                              b.credentials.security_token);
+    }
     thread_ = std::thread([this] { Run(); });
   }
   ~SecretWatcher() {
@@ -262,10 +265,15 @@ class SecretWatcher {
       for (size_t i = 0; i < config_.buckets.size(); ++i) {
         auto text = app::ReadFile(config_.bucket_secret_files[i], 4096);
         if (!text.ok()) continue;
-        const std::string secret(absl::StripAsciiWhitespace(*text));
-        if (secret == last_secrets_[i]) continue;
         protocol::Credentials creds = config_.buckets[i].credentials;
-        creds.access_key_secret = secret;
+        creds.access_key_secret = std::string(absl::StripAsciiWhitespace(*text));
+        if (!config_.bucket_token_files[i].empty()) {
+          auto token = app::ReadFile(config_.bucket_token_files[i], 16384);
+          if (!token.ok()) continue;
+          creds.security_token = std::string(absl::StripAsciiWhitespace(*token));
+        }
+        const std::string secret = creds.access_key_secret + "\n" + creds.security_token;
+        if (secret == last_secrets_[i]) continue;
         const absl::Status st = issuer_->SetCredentials(config_.buckets[i].name, creds);
         std::fprintf(stderr, "secrets: bucket %s secret changed: %s\n",
                      config_.buckets[i].name.c_str(), st.ok() ? "reloaded" : st.ToString().c_str());
@@ -352,6 +360,15 @@ int Main(int argc, char** argv) {
   storage::DatabaseOptions db_options;
   db_options.dsn = config->database_url;
   db_options.pool_size = config->database_pool_size;
+  // Read on every new connection: a rotated password file needs no restart.
+  std::function<std::string()> db_password;
+  if (!config->database_password_file.empty()) {
+    db_password = [file = config->database_password_file] {
+      auto text = app::ReadFile(file, 4096);
+      return text.ok() ? std::string(absl::StripAsciiWhitespace(*text)) : std::string();
+    };
+  }
+  db_options.password = db_password;
   storage::Database db(db_options);
   if (absl::Status st =
           db.WithConnection([](pqxx::connection& conn) { return storage::Migrate(conn); },
@@ -371,6 +388,7 @@ int Main(int argc, char** argv) {
   ThreadPool& pool = *worker_pool;
   std::unique_ptr<events::EventHub> hub;
   storage::UploadStoreOptions store_options;
+  store_options.expiry_grace = config->expiry_grace;
   Notifier notifier(&db, absl::Milliseconds(2));
   store_options.on_events_committed = [&notifier, &hub] {
     notifier.Poke();
@@ -387,7 +405,7 @@ int Main(int argc, char** argv) {
     hub = std::make_unique<events::EventHub>(&source, events::EventHubOptions{});
     if (absl::Status st = hub->Start(); !st.ok()) return Fail("event hub", st);
     listener = std::make_unique<storage::EventListener>(
-        storage::EventListenerOptions{config->database_url}, [&hub] { hub->Wake(); });
+        storage::EventListenerOptions{config->database_url, db_password}, [&hub] { hub->Wake(); });
     if (absl::Status st = listener->Start(); !st.ok()) return Fail("event listener", st);
 
     transport::UploadServiceDeps deps;

@@ -2,9 +2,11 @@
 
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "pqxx/except"
+#include "service/protocol/url_encoding.h"
 
 namespace ossup::storage {
 namespace {
@@ -73,10 +75,26 @@ Database::Lease::~Lease() {
   if (db_ != nullptr && conn_ != nullptr) db_->Release(std::move(conn_), broken_);
 }
 
+std::string DsnWithPassword(const std::string& dsn, const std::string& password) {
+  if (password.empty()) return dsn;
+  if (absl::StartsWith(dsn, "postgresql://") || absl::StartsWith(dsn, "postgres://")) {
+    return absl::StrCat(dsn, dsn.find('?') == std::string::npos ? "?" : "&",
+                        "password=", protocol::PercentEncode(password));
+  }
+  std::string quoted;
+  for (char c : password) {
+    if (c == '\\' || c == '\'') quoted.push_back('\\');
+    quoted.push_back(c);
+  }
+  return absl::StrCat(dsn, " password='", quoted, "'");
+}
+
 absl::StatusOr<std::unique_ptr<pqxx::connection>> Database::Connect() {
   std::unique_ptr<pqxx::connection> conn;
+  const std::string dsn =
+      options_.password ? DsnWithPassword(options_.dsn, options_.password()) : options_.dsn;
   absl::Status status = RunGuarded([&] {
-    conn = std::make_unique<pqxx::connection>(options_.dsn);
+    conn = std::make_unique<pqxx::connection>(dsn);
     if (options_.on_connect) options_.on_connect(*conn);
     return absl::OkStatus();
   });

@@ -31,8 +31,15 @@ absl::Status RunGuarded(absl::FunctionRef<absl::Status()> fn);
 // True for statuses WithTransaction retries (Aborted: serialization failure or deadlock).
 bool IsRetryable(const absl::Status& status);
 
+// `dsn` with the password from `password` added (a URI gets ?password=..., a key=value string
+// password='...'), for passwords kept in a secret file rather than in the URL.
+std::string DsnWithPassword(const std::string& dsn, const std::string& password);
+
 struct DatabaseOptions {
   std::string dsn;  // libpq connection string or URI
+  // Called for every new connection, so a rotated password file takes effect without a restart.
+  // Returns the password to add, or an empty string to use `dsn` as is.
+  std::function<std::string()> password;
   int pool_size = 8;
   absl::Duration acquire_timeout = absl::Seconds(5);
   // Attempts of WithTransaction for retryable failures (Aborted) and for broken connections.

@@ -8,6 +8,15 @@
 namespace ossup::storage {
 namespace {
 
+TEST(DsnWithPasswordTest, AddsThePasswordToUrisAndKeyValueStrings) {
+  EXPECT_EQ(DsnWithPassword("postgresql://u@db/x", ""), "postgresql://u@db/x");
+  EXPECT_EQ(DsnWithPassword("postgresql://u@db/x", "p@ss w/rd"),
+            "postgresql://u@db/x?password=p%40ss%20w%2Frd");
+  EXPECT_EQ(DsnWithPassword("postgres://u@db/x?sslmode=require", "pw"),
+            "postgres://u@db/x?sslmode=require&password=pw");
+  EXPECT_EQ(DsnWithPassword("host=db user=u", "it's\\x"), "host=db user=u password='it\\'s\\\\x'");
+}
+
 TEST(DatabaseStatsTest, CountsIdleAndLeasedConnections) {
   std::unique_ptr<testing::ScratchDatabase> scratch = testing::ScratchDatabase::Create();
   if (scratch == nullptr) {

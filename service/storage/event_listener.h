@@ -24,6 +24,8 @@ absl::Status Notify(pqxx::connection& conn);
 
 struct EventListenerOptions {
   std::string dsn;
+  // As DatabaseOptions::password: asked on every (re)connect.
+  std::function<std::string()> password;
   // The callback also runs this often without a notification (safety net for lost ones).
   absl::Duration poll_interval = absl::Seconds(1);
   // Wait before reconnecting after the connection failed.
