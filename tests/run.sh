@@ -19,7 +19,7 @@ step "build (RelWithDebInfo)"
 scripts/build.sh release
 step "build (ASan + UBSan: unit tests and the storage tests)"
 asan_targets=(protocol_test remote_test domain_test common_test event_hub_test http_server_test
-  proto_conventions_test emu_unit_test emu_callback_test storage_test client_test config_test)
+  proto_conventions_test emu_unit_test emu_callback_test storage_test client_test config_test uploadctl)
 scripts/build.sh asan "${asan_targets[@]}"
 
 cleanup() {
