@@ -13,8 +13,10 @@ case "$flavor" in
   *) echo "build.sh: unknown flavor '$flavor' (release|asan)" >&2; exit 2 ;;
 esac
 
-# Let ccache reuse objects across clones in different folders (CI builds a fresh clone).
+# Let ccache reuse objects across clones in different folders (CI builds a fresh clone): paths
+# relative to the clone, and the build directory left out of the hash (-g would include it).
 export CCACHE_BASEDIR="$PWD"
+export CCACHE_NOHASHDIR=1
 if [[ ! -f "$dir/build.ninja" ]]; then
   cmake -S . -B "$dir" -G Ninja "${args[@]}" >/dev/null
 fi
