@@ -5,39 +5,17 @@
 // Usage: node e2e_test.js   (DATABASE_URL and NODE_PATH set by tests/run.sh)
 'use strict';
 
-function loadOrSkip(name) {
-  try {
-    return require(name);
-  } catch (err) {
-    if (process.env.OSSUP_REQUIRE_ORACLE === '1') {
-      console.error(`FAIL: cannot load '${name}'`);
-      process.exit(1);
-    }
-    console.log(`SKIP: cannot load '${name}'; run scripts/npm-deps.sh and set NODE_PATH`);
-    process.exit(77);
-  }
-}
+const { loadOrSkip, requireDatabaseOrSkip, tally } = require('../js/harness');
+
 const grpc = loadOrSkip('@grpc/grpc-js');
 const protoLoader = loadOrSkip('@grpc/proto-loader');
 const path = require('path');
 const { startStack, uploadClient, postForm, ROOT } = require('./stack');
 
-if (!process.env.DATABASE_URL) {
-  console.log('SKIP: DATABASE_URL is not set');
-  process.exit(77);
-}
+requireDatabaseOrSkip();
 
-let passed = 0;
-let failed = 0;
-function check(name, ok, detail = '') {
-  if (ok) {
-    passed++;
-    console.log(`ok   ${name}`);
-  } else {
-    failed++;
-    console.log(`FAIL ${name} ${detail}`);
-  }
-}
+const t = tally('e2e');
+const check = t.check;
 
 const call = (client, method, req, md) =>
   new Promise((resolve) => {
@@ -199,11 +177,5 @@ async function main() {
 }
 
 main()
-  .catch((err) => {
-    failed++;
-    console.log(`FAIL unexpected error: ${err.stack}`);
-  })
-  .finally(() => {
-    console.log(`e2e: ${passed} passed, ${failed} failed`);
-    process.exit(failed === 0 ? 0 : 1);
-  });
+  .catch((err) => t.fail(`unexpected error: ${err.stack}`))
+  .finally(() => t.finish());

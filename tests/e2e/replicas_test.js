@@ -5,39 +5,17 @@
 // Usage: node replicas_test.js   (DATABASE_URL and NODE_PATH set by tests/run.sh)
 'use strict';
 
-function loadOrSkip(name) {
-  try {
-    return require(name);
-  } catch (err) {
-    if (process.env.OSSUP_REQUIRE_ORACLE === '1') {
-      console.error(`FAIL: cannot load '${name}'`);
-      process.exit(1);
-    }
-    console.log(`SKIP: cannot load '${name}'; run scripts/npm-deps.sh and set NODE_PATH`);
-    process.exit(77);
-  }
-}
+const { loadOrSkip, requireDatabaseOrSkip, tally } = require('../js/harness');
+
 const grpc = loadOrSkip('@grpc/grpc-js');
 const protoLoader = loadOrSkip('@grpc/proto-loader');
 const { startStack, uploadClient, postForm } = require('./stack');
 
-if (!process.env.DATABASE_URL) {
-  console.log('SKIP: DATABASE_URL is not set');
-  process.exit(77);
-}
+requireDatabaseOrSkip();
 
 const UPLOADS = Number(process.env.OSSUP_REPLICA_UPLOADS || 1000);
-let passed = 0;
-let failed = 0;
-function check(name, ok, detail = '') {
-  if (ok) {
-    passed++;
-    console.log(`ok   ${name}`);
-  } else {
-    failed++;
-    console.log(`FAIL ${name} ${detail}`);
-  }
-}
+const t = tally('replicas');
+const check = t.check;
 
 function createUpload(client, i) {
   return new Promise((resolve, reject) => client.CreateUpload({
@@ -146,11 +124,5 @@ async function main() {
 }
 
 main()
-  .catch((err) => {
-    failed++;
-    console.log(`FAIL unexpected error: ${err.stack}`);
-  })
-  .finally(() => {
-    console.log(`replicas: ${passed} passed, ${failed} failed`);
-    process.exit(failed === 0 ? 0 : 1);
-  });
+  .catch((err) => t.fail(`unexpected error: ${err.stack}`))
+  .finally(() => t.finish());

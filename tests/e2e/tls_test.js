@@ -4,15 +4,8 @@
 // tokens are still required.
 'use strict';
 
-function loadOrSkip(name) {
-  try {
-    return require(name);
-  } catch (err) {
-    if (process.env.OSSUP_REQUIRE_ORACLE === '1') process.exit(1);
-    console.log(`SKIP: cannot load '${name}'`);
-    process.exit(77);
-  }
-}
+const { loadOrSkip, requireDatabaseOrSkip, tally } = require('../js/harness');
+
 const grpc = loadOrSkip('@grpc/grpc-js');
 const protoLoader = loadOrSkip('@grpc/proto-loader');
 const { execFileSync } = require('child_process');
@@ -21,16 +14,10 @@ const os = require('os');
 const path = require('path');
 const { startStack, uploadClient } = require('./stack');
 
-if (!process.env.DATABASE_URL) {
-  console.log('SKIP: DATABASE_URL is not set');
-  process.exit(77);
-}
+requireDatabaseOrSkip();
 
-let passed = 0;
-let failed = 0;
-function check(name, ok, detail = '') {
-  if (ok) { passed++; console.log(`ok   ${name}`); } else { failed++; console.log(`FAIL ${name} ${detail}`); }
-}
+const t = tally('tls');
+const check = t.check;
 
 // A CA, a certificate it signs (server: SAN localhost/127.0.0.1; or client), as PEM files.
 function makeCerts(dir) {
@@ -100,8 +87,5 @@ async function main() {
 }
 
 main()
-  .catch((err) => { failed++; console.log(`FAIL unexpected error: ${err.stack}`); })
-  .finally(() => {
-    console.log(`tls: ${passed} passed, ${failed} failed`);
-    process.exit(failed === 0 ? 0 : 1);
-  });
+  .catch((err) => t.fail(`unexpected error: ${err.stack}`))
+  .finally(() => t.finish());

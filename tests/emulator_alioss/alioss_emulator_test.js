@@ -5,25 +5,14 @@
 // Exit 77 = ali-oss is not installed (skip), unless OSSUP_REQUIRE_ORACLE=1 (then fail).
 'use strict';
 
+const { loadOrSkip } = require('../js/harness');
+
 const { spawn } = require('child_process');
 const crypto = require('crypto');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-function loadOrSkip(name) {
-  try {
-    return require(name);
-  } catch (err) {
-    const msg = `cannot load '${name}' (${err.code}); run scripts/npm-deps.sh and set NODE_PATH`;
-    if (process.env.OSSUP_REQUIRE_ORACLE === '1') {
-      console.error(`FAIL: ${msg}`);
-      process.exit(1);
-    }
-    console.log(`SKIP: ${msg}`);
-    process.exit(77);
-  }
-}
 
 const OSS = loadOrSkip('ali-oss');
 const signUtils = loadOrSkip('ali-oss/lib/common/signUtils');

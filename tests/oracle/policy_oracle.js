@@ -4,21 +4,10 @@
 // NODE_PATH must point at the node_modules installed by scripts/npm-deps.sh.
 'use strict';
 
+const { loadOrSkip } = require('../js/harness');
+
 const { execFileSync } = require('child_process');
 
-function loadOrSkip(name) {
-  try {
-    return require(name);
-  } catch (err) {
-    const msg = `cannot load '${name}' (${err.code}); run scripts/npm-deps.sh and set NODE_PATH`;
-    if (process.env.OSSUP_REQUIRE_ORACLE === '1') {
-      console.error(`FAIL: ${msg}`);
-      process.exit(1);
-    }
-    console.log(`SKIP: ${msg}`);
-    process.exit(77);
-  }
-}
 
 const OSS = loadOrSkip('ali-oss');
 const signUtils = loadOrSkip('ali-oss/lib/common/signUtils');
