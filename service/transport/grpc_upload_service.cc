@@ -84,6 +84,19 @@ v1::UploadEvent::Type ToProtoEventType(domain::EventType type) {
   return v1::UploadEvent::TYPE_UNSPECIFIED;
 }
 
+absl::StatusOr<std::string> NamespaceOf(
+    const absl::StatusOr<std::pair<std::string, std::string>>& name) {
+  if (!name.ok()) return name.status();
+  return name->first;
+}
+
+// Subject filters are compared with stored subjects (at most 256 bytes); longer ones can match
+// nothing and are refused rather than sent to the database.
+absl::Status CheckSubjectFilter(absl::string_view subject) {
+  if (subject.size() > 256) return absl::InvalidArgumentError("subject: at most 256 bytes");
+  return absl::OkStatus();
+}
+
 std::string UploadName(const domain::Upload& u) {
   return absl::StrCat("namespaces/", u.ns, "/uploads/", u.id);
 }
@@ -328,11 +341,9 @@ absl::StatusOr<std::shared_ptr<const domain::Caller>> UploadServiceImpl::Authent
   return deps_.callers->Authenticate(absl::string_view(value.data(), value.size()));
 }
 
-grpc::ServerUnaryReactor* UploadServiceImpl::RunUnary(absl::string_view method,
-                                                      grpc::CallbackServerContext* ctx,
-                                                      absl::string_view ns_field,
-                                                      absl::StatusOr<std::string> ns,
-                                                      std::function<absl::Status()> work) {
+grpc::ServerUnaryReactor* UploadServiceImpl::RunUnary(
+    absl::string_view method, grpc::CallbackServerContext* ctx, absl::string_view ns_field,
+    absl::StatusOr<std::string> ns, std::function<absl::Status(const std::string&)> work) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   // Counted and timed just before the answer leaves. `method` is a literal.
   auto finish = [this, reactor, method,
@@ -355,7 +366,7 @@ grpc::ServerUnaryReactor* UploadServiceImpl::RunUnary(absl::string_view method,
                                                     "' may not use namespace '", *ns, "'")));
     return reactor;
   }
-  if (!deps_.pool->Submit([finish, work = std::move(work)] { finish(work()); })) {
+  if (!deps_.pool->Submit([finish, work = std::move(work), ns = *ns] { finish(work(ns)); })) {
     finish(absl::ResourceExhaustedError("the server is overloaded; retry with backoff"));
   }
   return reactor;
@@ -413,24 +424,20 @@ absl::Status UploadServiceImpl::DoCreate(const v1::CreateUploadRequest& request,
 grpc::ServerUnaryReactor* UploadServiceImpl::CreateUpload(grpc::CallbackServerContext* ctx,
                                                           const v1::CreateUploadRequest* request,
                                                           v1::CreateUploadResponse* response) {
-  absl::StatusOr<std::string> ns = ParseParent("parent", request->parent());
-  const std::string ns_copy = ns.ok() ? *ns : "";
-  return RunUnary("CreateUpload", ctx, "parent", std::move(ns), [this, request, response, ns_copy] {
-    return DoCreate(*request, ns_copy, response);
-  });
+  return RunUnary("CreateUpload", ctx, "parent", ParseParent("parent", request->parent()),
+                  [this, request, response](const std::string& ns) {
+                    return DoCreate(*request, ns, response);
+                  });
 }
 
 grpc::ServerUnaryReactor* UploadServiceImpl::GetUpload(grpc::CallbackServerContext* ctx,
                                                        const v1::GetUploadRequest* request,
                                                        v1::Upload* response) {
-  auto name = ParseUploadName("name", request->name());
-  absl::StatusOr<std::string> ns =
-      name.ok() ? absl::StatusOr<std::string>(name->first) : name.status();
+  const auto name = ParseUploadName("name", request->name());
   const std::string id = name.ok() ? name->second : "";
-  const std::string ns_copy = ns.ok() ? *ns : "";
-  return RunUnary("GetUpload", ctx, "name", std::move(ns),
-                  [this, response, ns_copy, id]() -> absl::Status {
-                    OSSUP_ASSIGN_OR_RETURN(domain::Upload upload, deps_.store->Get(ns_copy, id));
+  return RunUnary("GetUpload", ctx, "name", NamespaceOf(name),
+                  [this, response, id](const std::string& ns) -> absl::Status {
+                    OSSUP_ASSIGN_OR_RETURN(domain::Upload upload, deps_.store->Get(ns, id));
                     ToProto(upload, response);
                     return absl::OkStatus();
                   });
@@ -439,16 +446,15 @@ grpc::ServerUnaryReactor* UploadServiceImpl::GetUpload(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* UploadServiceImpl::ListUploads(grpc::CallbackServerContext* ctx,
                                                          const v1::ListUploadsRequest* request,
                                                          v1::ListUploadsResponse* response) {
-  absl::StatusOr<std::string> ns = ParseParent("parent", request->parent());
-  const std::string ns_copy = ns.ok() ? *ns : "";
-  return RunUnary("ListUploads", ctx, "parent", std::move(ns),
-                  [this, request, response, ns_copy]() -> absl::Status {
+  return RunUnary("ListUploads", ctx, "parent", ParseParent("parent", request->parent()),
+                  [this, request, response](const std::string& ns) -> absl::Status {
                     if (request->page_size() < 0) {
                       return absl::InvalidArgumentError("page_size: must not be negative");
                     }
                     const int page_size = request->page_size() == 0
                                               ? kDefaultPageSize
                                               : std::min(request->page_size(), kMaxPageSize);
+                    OSSUP_RETURN_IF_ERROR(CheckSubjectFilter(request->subject()));
                     storage::ListFilter filter;
                     filter.subject = request->subject();
                     for (int s : request->states()) {
@@ -463,7 +469,7 @@ grpc::ServerUnaryReactor* UploadServiceImpl::ListUploads(grpc::CallbackServerCon
                     }
                     OSSUP_ASSIGN_OR_RETURN(
                         storage::ListResult page,
-                        deps_.store->List(ns_copy, filter, page_size, request->page_token()));
+                        deps_.store->List(ns, filter, page_size, request->page_token()));
                     for (const auto& u : page.uploads) ToProto(u, response->add_uploads());
                     response->set_next_page_token(page.next_page_token);
                     response->set_event_sequence(page.event_sequence);
@@ -474,15 +480,12 @@ grpc::ServerUnaryReactor* UploadServiceImpl::ListUploads(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* UploadServiceImpl::CancelUpload(grpc::CallbackServerContext* ctx,
                                                           const v1::CancelUploadRequest* request,
                                                           v1::Upload* response) {
-  auto name = ParseUploadName("name", request->name());
-  absl::StatusOr<std::string> ns =
-      name.ok() ? absl::StatusOr<std::string>(name->first) : name.status();
+  const auto name = ParseUploadName("name", request->name());
   const std::string id = name.ok() ? name->second : "";
-  const std::string ns_copy = ns.ok() ? *ns : "";
-  return RunUnary("CancelUpload", ctx, "name", std::move(ns),
-                  [this, response, ns_copy, id]() -> absl::Status {
+  return RunUnary("CancelUpload", ctx, "name", NamespaceOf(name),
+                  [this, response, id](const std::string& ns) -> absl::Status {
                     OSSUP_ASSIGN_OR_RETURN(storage::TransitionResult result,
-                                           deps_.store->Cancel(ns_copy, id, deps_.clock->Now()));
+                                           deps_.store->Cancel(ns, id, deps_.clock->Now()));
                     ToProto(result.upload, response);
                     return absl::OkStatus();
                   });
@@ -509,6 +512,7 @@ grpc::ServerWriteReactor<v1::UploadEvent>* UploadServiceImpl::WatchUploads(
   }
   events::SubscriptionFilter filter;
   filter.ns = *ns;
+  if (absl::Status st = CheckSubjectFilter(request->subject()); !st.ok()) return fail(st);
   filter.subject = request->subject();
   if (request->upload_names_size() > kMaxWatchedUploads) {
     return fail(absl::InvalidArgumentError(

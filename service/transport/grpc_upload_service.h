@@ -69,11 +69,11 @@ class UploadServiceImpl final : public ossup::upload::v1::UploadService::Callbac
       const ossup::upload::v1::WatchUploadsRequest* request) override;
 
  private:
-  // Authenticates, checks the namespace, then runs `work` on the pool and finishes the call.
+  // Authenticates, checks the namespace, then runs `work(ns)` on the pool and finishes the call.
   // `method` names the call in metrics.
   grpc::ServerUnaryReactor* RunUnary(absl::string_view method, grpc::CallbackServerContext* ctx,
                                      absl::string_view ns_field, absl::StatusOr<std::string> ns,
-                                     std::function<absl::Status()> work);
+                                     std::function<absl::Status(const std::string& ns)> work);
   absl::StatusOr<std::shared_ptr<const domain::Caller>> Authenticate(
       grpc::CallbackServerContext* ctx) const;
 
