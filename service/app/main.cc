@@ -117,16 +117,12 @@ class Notifier {
   std::thread thread_;
 };
 
-// Expires overdue uploads and purges old events, on every replica (rows are claimed with
-// SKIP LOCKED, so sweepers do not collide).
-class Sweeper {
+// Runs `tick` every `interval` on its own thread until destroyed.
+class PeriodicTask {
  public:
-  Sweeper(storage::UploadStore* store, const Clock* clock, absl::Duration interval,
-          absl::Duration retention)
-      : store_(store), clock_(clock), interval_(interval), retention_(retention) {
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~Sweeper() {
+  PeriodicTask(absl::Duration interval, std::function<void()> tick)
+      : interval_(interval), tick_(std::move(tick)), thread_([this] { Run(); }) {}
+  ~PeriodicTask() {
     {
       absl::MutexLock lock(&mu_);
       stopping_ = true;
@@ -136,30 +132,38 @@ class Sweeper {
 
  private:
   void Run() {
-    absl::Time next_purge = absl::InfinitePast();
     while (true) {
       {
         absl::MutexLock lock(&mu_);
         if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), interval_)) return;
       }
-      const absl::Time now = clock_->Now();
-      absl::StatusOr<int> expired = store_->ExpireDue(now, 500);
-      if (!expired.ok()) {
-        std::fprintf(stderr, "sweeper: %s\n", expired.status().ToString().c_str());
-      }
-      if (now >= next_purge) {
-        (void)store_->PurgeEventsBefore(now - retention_);
-        next_purge = now + absl::Minutes(10);
-      }
+      tick_();
     }
   }
-  storage::UploadStore* store_;
-  const Clock* clock_;
-  const absl::Duration interval_, retention_;
+  const absl::Duration interval_;
+  const std::function<void()> tick_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  std::thread thread_;  // last: starts once the members above exist
 };
+
+// Expires overdue uploads and purges old events, on every replica (rows are claimed with
+// SKIP LOCKED, so sweepers do not collide).
+std::unique_ptr<PeriodicTask> StartSweeper(storage::UploadStore* store, const Clock* clock,
+                                           absl::Duration interval, absl::Duration retention) {
+  return std::make_unique<PeriodicTask>(
+      interval, [store, clock, retention, next_purge = absl::InfinitePast()]() mutable {
+        const absl::Time now = clock->Now();
+        absl::StatusOr<int> expired = store->ExpireDue(now, 500);
+        if (!expired.ok()) {
+          std::fprintf(stderr, "sweeper: %s\n", expired.status().ToString().c_str());
+        }
+        if (now >= next_purge) {
+          (void)store->PurgeEventsBefore(now - retention);
+          next_purge = now + absl::Minutes(10);
+        }
+      });
+}
 
 // /readyz: the database answers and its schema has every migration this binary knows.
 absl::Status CheckReady(storage::Database& db) {
@@ -238,47 +242,34 @@ class SecretWatcher {
       last_secrets_.push_back(b.credentials.access_key_secret + "\n" +
                               b.credentials.security_token);
     }
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~SecretWatcher() {
-    {
-      absl::MutexLock lock(&mu_);
-      stopping_ = true;
-    }
-    thread_.join();
+    task_ = std::make_unique<PeriodicTask>(absl::Seconds(5), [this] { Check(); });
   }
 
  private:
-  void Run() {
-    while (true) {
-      {
-        absl::MutexLock lock(&mu_);
-        if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Seconds(5))) return;
+  void Check() {
+    if (auto text = app::ReadFile(config_.callers_file, 1 << 20);
+        text.ok() && *text != last_callers_) {
+      const absl::Status st = callers_->Reload(*text);
+      std::fprintf(stderr, "secrets: callers file changed: %s\n",
+                   st.ok() ? "reloaded" : st.ToString().c_str());
+      last_callers_ = *text;
+    }
+    for (size_t i = 0; i < config_.buckets.size(); ++i) {
+      auto text = app::ReadFile(config_.bucket_secret_files[i], 4096);
+      if (!text.ok()) continue;
+      protocol::Credentials creds = config_.buckets[i].credentials;
+      creds.access_key_secret = std::string(absl::StripAsciiWhitespace(*text));
+      if (!config_.bucket_token_files[i].empty()) {
+        auto token = app::ReadFile(config_.bucket_token_files[i], 16384);
+        if (!token.ok()) continue;
+        creds.security_token = std::string(absl::StripAsciiWhitespace(*token));
       }
-      if (auto text = app::ReadFile(config_.callers_file, 1 << 20);
-          text.ok() && *text != last_callers_) {
-        const absl::Status st = callers_->Reload(*text);
-        std::fprintf(stderr, "secrets: callers file changed: %s\n",
-                     st.ok() ? "reloaded" : st.ToString().c_str());
-        last_callers_ = *text;
-      }
-      for (size_t i = 0; i < config_.buckets.size(); ++i) {
-        auto text = app::ReadFile(config_.bucket_secret_files[i], 4096);
-        if (!text.ok()) continue;
-        protocol::Credentials creds = config_.buckets[i].credentials;
-        creds.access_key_secret = std::string(absl::StripAsciiWhitespace(*text));
-        if (!config_.bucket_token_files[i].empty()) {
-          auto token = app::ReadFile(config_.bucket_token_files[i], 16384);
-          if (!token.ok()) continue;
-          creds.security_token = std::string(absl::StripAsciiWhitespace(*token));
-        }
-        const std::string secret = creds.access_key_secret + "\n" + creds.security_token;
-        if (secret == last_secrets_[i]) continue;
-        const absl::Status st = issuer_->SetCredentials(config_.buckets[i].name, creds);
-        std::fprintf(stderr, "secrets: bucket %s secret changed: %s\n",
-                     config_.buckets[i].name.c_str(), st.ok() ? "reloaded" : st.ToString().c_str());
-        last_secrets_[i] = secret;
-      }
+      const std::string secret = creds.access_key_secret + "\n" + creds.security_token;
+      if (secret == last_secrets_[i]) continue;
+      const absl::Status st = issuer_->SetCredentials(config_.buckets[i].name, creds);
+      std::fprintf(stderr, "secrets: bucket %s secret changed: %s\n",
+                   config_.buckets[i].name.c_str(), st.ok() ? "reloaded" : st.ToString().c_str());
+      last_secrets_[i] = secret;
     }
   }
   const app::Config& config_;
@@ -286,9 +277,7 @@ class SecretWatcher {
   domain::FormIssuer* issuer_;
   std::string last_callers_;
   std::vector<std::string> last_secrets_;
-  absl::Mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  std::unique_ptr<PeriodicTask> task_;  // last: stopped first
 };
 
 absl::StatusOr<std::string> ReadWhole(const std::string& path) {
@@ -400,7 +389,7 @@ int Main(int argc, char** argv) {
   std::unique_ptr<storage::EventListener> listener;
   std::unique_ptr<transport::UploadServiceImpl> service;
   std::unique_ptr<grpc::Server> grpc_server;
-  std::unique_ptr<Sweeper> sweeper;
+  std::unique_ptr<PeriodicTask> sweeper;
   if (serve_grpc) {
     hub = std::make_unique<events::EventHub>(&source, events::EventHubOptions{});
     if (absl::Status st = hub->Start(); !st.ok()) return Fail("event hub", st);
@@ -438,8 +427,7 @@ int Main(int argc, char** argv) {
     grpc_server->GetHealthCheckService()->SetServingStatus("ossup.upload.v1.UploadService", true);
     const std::string host = config->grpc_listen.substr(0, config->grpc_listen.rfind(':'));
     std::printf("ossup grpc listening on %s:%d\n", host.c_str(), port);
-    sweeper = std::make_unique<Sweeper>(&store, &clock, config->expiry_sweep_interval,
-                                        config->event_retention);
+    sweeper = StartSweeper(&store, &clock, config->expiry_sweep_interval, config->event_retention);
   }
 
   std::unique_ptr<remote::PublicKeyFetcher> fetcher;
