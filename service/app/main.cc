@@ -418,6 +418,9 @@ int Main(int argc, char** argv) {
     builder.AddListeningPort(config->grpc_listen, *creds, &port);
     // A second server on the same port must fail, not share it silently.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    // Clients keep idle watch streams alive with pings (ossup::client pings every 30 s); accept
+    // them instead of answering GOAWAY "too_many_pings".
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
     builder.RegisterService(service.get());
     grpc_server = builder.BuildAndStart();
     if (!grpc_server || port == 0) {
