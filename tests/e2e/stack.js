@@ -152,9 +152,15 @@ async function startStack(options = {}) {
       try { execFileSync('psql', [databaseUrl, '-q', '-c', `DROP DATABASE ${dbName}`]); } catch (e) { /* best effort */ }
       if (!options.keep) fs.rmSync(dir, { recursive: true, force: true });
     },
-    // Restarts replica 0 with the same configuration (same HTTP port, a new gRPC port).
-    async restartService() {
+    // Restarts replica 0 with the same configuration: the same HTTP port, and a new gRPC port
+    // unless sameGrpcPort (what a client reconnecting to one address needs).
+    async restartService({ sameGrpcPort = false } = {}) {
       await stopProcess(services[0].child);
+      if (sameGrpcPort) {
+        const config = JSON.parse(fs.readFileSync(services[0].file, 'utf8'));
+        config.grpc.listen = services[0].grpcTarget;
+        fs.writeFileSync(services[0].file, JSON.stringify(config));
+      }
       services[0] = await startService(services[0].file);
       this.grpcTarget = services[0].grpcTarget;
     },
