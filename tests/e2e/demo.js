@@ -58,7 +58,11 @@ async function main() {
   gRPC API        ${stack.grpcTarget}   (authorization: Bearer ${stack.token}; namespaces acme, demo)
   callback/probes ${stack.httpUrl}/oss/callback, /healthz, /readyz
   OSS emulator    ${stack.emulatorUrl}
-  logs            ${stack.log}`);
+  logs            ${stack.log}
+
+Try uploadctl against it:
+  export OSSUP_TARGET=${stack.grpcTarget} OSSUP_TOKEN=${stack.token} OSSUP_NAMESPACE=acme
+  build/client/uploadctl upload README.md && build/client/uploadctl list`);
   } catch (err) {
     console.error(`local stack: ${err.message}; logs in ${stack.log}`);
     await stack.stop();
