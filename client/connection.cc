@@ -65,21 +65,36 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(const ConnectionOptio
   return grpc::CreateCustomChannel(options.target, grpc::SslCredentials(ssl), args);
 }
 
+namespace {
+
+// gRPC aborts the process on metadata values with control or non-ASCII bytes; refuse them here.
+absl::StatusOr<std::string> CheckedToken(const std::string& source, absl::string_view raw) {
+  const absl::string_view token = absl::StripAsciiWhitespace(raw);
+  if (token.empty())
+    return absl::InvalidArgumentError(absl::StrCat(source, ": the token is empty"));
+  for (const char c : token) {
+    if (c < 0x21 || c > 0x7e) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": the token may hold only printable ASCII without spaces"));
+    }
+  }
+  return std::string(token);
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> ResolveToken(const std::string& flag_value,
                                          const std::string& flag_file) {
-  if (!flag_value.empty()) return flag_value;
+  if (!flag_value.empty()) return CheckedToken("--token", flag_value);
   auto from_file = [](const std::string& what,
                       const std::string& path) -> absl::StatusOr<std::string> {
     absl::StatusOr<std::string> data = ReadSmallFile(what, path);
     if (!data.ok()) return data.status();
-    std::string token(absl::StripAsciiWhitespace(*data));
-    if (token.empty())
-      return absl::InvalidArgumentError(absl::StrCat(what, ": ", path, " is empty"));
-    return token;
+    return CheckedToken(absl::StrCat(what, " ", path), *data);
   };
   if (!flag_file.empty()) return from_file("--token-file", flag_file);
   if (const char* env = std::getenv("OSSUP_TOKEN"); env != nullptr && *env != '\0') {
-    return std::string(env);
+    return CheckedToken("OSSUP_TOKEN", env);
   }
   if (const char* env = std::getenv("OSSUP_TOKEN_FILE"); env != nullptr && *env != '\0') {
     return from_file("OSSUP_TOKEN_FILE", env);

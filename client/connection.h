@@ -34,8 +34,9 @@ struct ConnectionOptions {
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(const ConnectionOptions& options);
 
 // The bearer token from, in order: `flag_value`, the file `flag_file`, the environment variable
-// OSSUP_TOKEN, the file named by OSSUP_TOKEN_FILE. Surrounding whitespace of a file is ignored.
-// NOT_FOUND when none is set; the error names the sources tried.
+// OSSUP_TOKEN, the file named by OSSUP_TOKEN_FILE. Surrounding whitespace is ignored; a token with
+// other bytes than printable ASCII is INVALID_ARGUMENT (gRPC would abort on it). NOT_FOUND when
+// none is set; the error names the sources tried.
 absl::StatusOr<std::string> ResolveToken(const std::string& flag_value,
                                          const std::string& flag_file);
 

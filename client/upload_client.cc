@@ -43,7 +43,6 @@ double UnitRandom() {
 // fail the same way again.
 bool ShouldReconnect(absl::StatusCode code) {
   switch (code) {
-    case absl::StatusCode::kOk:  // a server that ends a watch cleanly is shutting down
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kResourceExhausted:
     case absl::StatusCode::kAborted:
@@ -60,6 +59,7 @@ bool ShouldReconnect(absl::StatusCode code) {
 // A stream that stayed open this long was healthy even without events; its end starts the
 // reconnect backoff over.
 constexpr absl::Duration kHealthyStreamAge = absl::Seconds(10);
+constexpr int kMaxSameErrorWithoutProgress = 10;
 
 class ResumingEventStream final : public EventStream {
  public:
@@ -115,6 +115,8 @@ class ResumingEventStream final : public EventStream {
  private:
   void ReadLoop() {
     int failures_in_a_row = 0;
+    int same_error_in_a_row = 0;
+    absl::StatusCode last_error = absl::StatusCode::kOk;
     while (true) {
       auto ctx = std::make_shared<grpc::ClientContext>();
       PrepareContext(ctx.get(), client_.token);
@@ -138,31 +140,53 @@ class ResumingEventStream final : public EventStream {
         delivered = true;
         absl::MutexLock lock(&mu_);
         auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          return cancelled_ || buffer_.size() < options_.max_buffered_events;
+          return cancelled_ || buffer_.size() < std::max<size_t>(options_.max_buffered_events, 1);
         };
         mu_.Await(absl::Condition(&has_room));
         if (cancelled_) break;
         buffer_.push_back(std::move(event));
       }
-      const absl::Status status = FromGrpc(reader->Finish());
-      absl::MutexLock lock(&mu_);
-      current_.reset();
-      if (cancelled_) break;
-      if (!ShouldReconnect(status.code())) {
-        final_status_ = status;
-        break;
-      }
+      absl::Status status = FromGrpc(reader->Finish());
+      // A clean end is a server shutting down; it must never become an OK "error".
+      if (status.ok()) status = absl::UnavailableError("the service ended the stream");
       // A stream that delivered or lived a while was healthy: start the backoff over.
-      if (delivered || absl::Now() - opened >= kHealthyStreamAge) failures_in_a_row = 0;
-      ++failures_in_a_row;
-      if (options_.max_reconnects > 0 && failures_in_a_row > options_.max_reconnects) {
-        final_status_ =
-            absl::Status(status.code(), absl::StrCat("gave up after ", options_.max_reconnects,
-                                                     " reconnect attempts: ", status.message()));
-        break;
+      if (delivered || absl::Now() - opened >= kHealthyStreamAge) {
+        failures_in_a_row = 0;
+        same_error_in_a_row = 0;
       }
-      const absl::Duration delay = Backoff(client_.retry, failures_in_a_row - 1, UnitRandom());
+      same_error_in_a_row = status.code() == last_error ? same_error_in_a_row + 1 : 1;
+      last_error = status.code();
+      ++failures_in_a_row;
+      absl::Duration delay;
+      {
+        absl::MutexLock lock(&mu_);
+        current_.reset();
+        if (cancelled_) break;
+        if (!ShouldReconnect(status.code())) {
+          final_status_ = status;
+          break;
+        }
+        if (options_.max_reconnects > 0 && failures_in_a_row > options_.max_reconnects) {
+          final_status_ =
+              absl::Status(status.code(), absl::StrCat("gave up after ", options_.max_reconnects,
+                                                       " reconnect attempts: ", status.message()));
+          break;
+        }
+        // UNAVAILABLE is what restarts look like and is retried for as long as the caller wants;
+        // another error that repeats without progress (an event the client cannot parse or that
+        // exceeds its message limit) would repeat forever.
+        if (status.code() != absl::StatusCode::kUnavailable &&
+            same_error_in_a_row >= kMaxSameErrorWithoutProgress) {
+          final_status_ = absl::Status(status.code(),
+                                       absl::StrCat("the same error ", same_error_in_a_row,
+                                                    " times without progress: ", status.message()));
+          break;
+        }
+        delay = Backoff(client_.retry, failures_in_a_row - 1, UnitRandom());
+      }
+      // Outside the lock: the callback may log slowly or call back into this stream.
       if (options_.on_reconnect) options_.on_reconnect(status, delay);
+      absl::MutexLock lock(&mu_);
       auto cancelled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return cancelled_; };
       if (mu_.AwaitWithTimeout(absl::Condition(&cancelled), delay)) break;
       ++reconnects_;

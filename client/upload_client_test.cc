@@ -111,7 +111,10 @@ class ScriptedService final : public v1::UploadService::Service {
       if (!writer->Write(e)) return grpc::Status::CANCELLED;
       ++sent;
     }
-    if (break_this) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "replica restarting");
+    if (break_this) {
+      absl::MutexLock lock(&mu);
+      return break_status;
+    }
     while (!ctx->IsCancelled()) absl::SleepFor(absl::Milliseconds(5));
     return grpc::Status::CANCELLED;
   }
@@ -142,6 +145,8 @@ class ScriptedService final : public v1::UploadService::Service {
   int streams_to_break ABSL_GUARDED_BY(mu) = 0;
   int break_after ABSL_GUARDED_BY(mu) = 0;
   int replay ABSL_GUARDED_BY(mu) = 0;
+  grpc::Status break_status ABSL_GUARDED_BY(mu){grpc::StatusCode::UNAVAILABLE,
+                                                "replica restarting"};
 };
 
 class UploadClientTest : public ::testing::Test {
@@ -355,6 +360,42 @@ TEST_F(UploadClientTest, WatchGivesUpAfterMaxReconnects) {
   EXPECT_THAT(e.status().message(), HasSubstr("gave up after 3 reconnect attempts"));
   absl::MutexLock lock(&service_.mu);
   EXPECT_EQ(service_.watch_after.size(), 4u);
+}
+
+TEST_F(UploadClientTest, WatchTreatsACleanEndAsARestartNeverAsSuccess) {
+  {
+    absl::MutexLock lock(&service_.mu);
+    service_.streams_to_break = 100;
+    service_.break_status = grpc::Status::OK;
+  }
+  WatchOptions options;
+  options.max_reconnects = 2;
+  v1::WatchUploadsRequest request;
+  request.set_parent("namespaces/ns");
+  request.set_after_sequence(0);
+  auto stream = Client().Watch(request, options);
+  ASSERT_TRUE(stream.ok());
+  absl::StatusOr<v1::UploadEvent> e = (*stream)->Next(absl::Now() + absl::Seconds(10));
+  EXPECT_EQ(e.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(e.status().message(), HasSubstr("the service ended the stream"));
+}
+
+TEST_F(UploadClientTest, WatchGivesUpOnAnErrorThatRepeatsWithoutProgress) {
+  {
+    absl::MutexLock lock(&service_.mu);
+    service_.streams_to_break = 100;
+    service_.break_status = grpc::Status(grpc::StatusCode::INTERNAL, "cannot parse");
+  }
+  v1::WatchUploadsRequest request;
+  request.set_parent("namespaces/ns");
+  request.set_after_sequence(0);
+  auto stream = Client().Watch(request);  // max_reconnects 0: UNAVAILABLE would retry forever
+  ASSERT_TRUE(stream.ok());
+  absl::StatusOr<v1::UploadEvent> e = (*stream)->Next(absl::Now() + absl::Seconds(20));
+  EXPECT_EQ(e.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(e.status().message(), HasSubstr("the same error 10 times without progress"));
+  absl::MutexLock lock(&service_.mu);
+  EXPECT_EQ(service_.watch_after.size(), 10u);
 }
 
 TEST_F(UploadClientTest, NextHonoursItsDeadlineAndCancelWakesIt) {

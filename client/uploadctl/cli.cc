@@ -63,9 +63,13 @@ absl::Status ParseMetadataFlags(const std::vector<std::string>& pairs,
 absl::StatusOr<absl::Duration> ParseDurationFlag(const std::string& flag,
                                                  const std::string& value) {
   absl::Duration d;
-  if (!absl::ParseDuration(value, &d) || d < absl::ZeroDuration()) {
+  if (!absl::ParseDuration(value, &d) || d <= absl::ZeroDuration() ||
+      d == absl::InfiniteDuration()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": '", value, "' is not a duration such as 500ms, 15s or 2m"));
+        absl::StrCat(flag, ": '", value, "' is not a positive duration such as 500ms, 15s or 2m"));
+  }
+  if (flag == "--ttl" && d < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("--ttl: at least 1s (the service counts whole seconds)");
   }
   return d;
 }

@@ -64,7 +64,8 @@ absl::StatusOr<std::string> UploadName(const GlobalFlags& flags, const std::stri
 absl::Status ParseMetadataFlags(const std::vector<std::string>& pairs,
                                 google::protobuf::Map<std::string, std::string>* out);
 
-// Durations as Abseil spells them: "500ms", "15s", "2m", "1h30m".
+// Durations as Abseil spells them: "500ms", "15s", "2m", "1h30m"; positive and finite (and
+// whole-second scale for --ttl).
 absl::StatusOr<absl::Duration> ParseDurationFlag(const std::string& flag, const std::string& value);
 
 // Canonical proto3 JSON on one line (lowerCamelCase fields, RFC 3339 times, enum names).

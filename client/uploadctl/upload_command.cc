@@ -128,35 +128,58 @@ class Uploader {
     const std::string& name = created->upload().name();
     // Pinned before the POST: the completion event is necessarily after it.
     absl::StatusOr<int64_t> before = client_.CurrentEventSequence(parent_);
-    if (!before.ok()) return ServiceFailure(r, "ListUploads", before.status());
+    if (!before.ok()) {
+      ServiceFailure(r, "ListUploads", before.status());
+      AppendCancel(name, &r);
+      return r;
+    }
 
     client::FormPostOptions post;
     post.content_type = content_type;
     post.stall_timeout = stall_;
     post.ca_file = f_.oss_ca;
     const int id = progress_->Add(BaseName(path), size);
-    post.on_progress = [this, id](int64_t sent, int64_t) { progress_->Update(id, sent); };
+    std::atomic<int64_t> sent_bytes{0}, total_bytes{0};
+    post.on_progress = [&, id](int64_t sent, int64_t total) {
+      sent_bytes = sent;
+      total_bytes = total;
+      progress_->Update(id, sent);
+    };
     absl::StatusOr<client::FormPostResult> posted =
         client::PostFormFile(created->form(), path, post);
     progress_->Finish(id);
     if (!posted.ok()) {
+      const absl::StatusCode code = posted.status().code();
       r.exit_code =
-          posted.status().code() == absl::StatusCode::kNotFound ? kExitUsage : kExitUnavailable;
+          code == absl::StatusCode::kNotFound ? kExitUsage
+          : code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded
+              ? kExitUnavailable
+              : kExitServiceError;
       r.message = absl::StrCat("the POST to OSS failed: ", posted.status().message());
-      CancelQuietly(name);
+      if (total_bytes > 0 && sent_bytes >= total_bytes) {
+        // The whole body went out: OSS may have stored the object and be calling back. Cancelling
+        // now could beat that callback, so ask for the outcome instead.
+        absl::StrAppend(&r.message, "; the whole file was sent, so OSS may have stored it");
+        return AwaitEvent(name, *before, std::move(r));
+      }
+      AppendCancel(name, &r);
       return r;
     }
     r.oss_status = posted->http_status;
     if (posted->http_status != 200) {
       r.oss_error = client::ParseOssError(posted->body);
-      r.exit_code = kExitNegative;
       r.message = client::ExplainOssAnswer(posted->http_status, r.oss_error, size,
                                            created->upload().constraints());
       if (posted->http_status == 203) {
+        r.exit_code = kExitNegative;
         ExplainCallbackFailure(name, &r);
+      } else if (posted->http_status >= 500) {
+        // OSS failed, not refused; whether it stored anything is unknown, so the upload is left
+        // to its callback or to expiry.
+        r.exit_code = kExitUnavailable;
       } else {
-        CancelQuietly(name);  // nothing was stored: the pending upload can only expire
-        absl::StrAppend(&r.message, "; the upload was cancelled");
+        r.exit_code = kExitNegative;
+        AppendCancel(name, &r);  // refused: nothing was stored
       }
       return r;
     }
@@ -177,14 +200,28 @@ class Uploader {
     return r;
   }
 
-  void CancelQuietly(const std::string& name) { (void)client_.CancelUpload(name); }
+  // Cancels an upload that can no longer complete, and says whether that worked.
+  void AppendCancel(const std::string& name, FileResult* r) {
+    absl::StatusOr<v1::Upload> cancelled = client_.CancelUpload(name);
+    if (cancelled.ok()) {
+      absl::StrAppend(&r->message, "; the upload was cancelled");
+    } else {
+      absl::StrAppend(&r->message, "; cancelling ", name, " failed too (",
+                      cancelled.status().message(), "): it expires on its own");
+    }
+  }
 
   // After a 203 the object is stored; what the service knows tells why the callback failed.
   void ExplainCallbackFailure(const std::string& name, FileResult* r) {
     absl::StatusOr<v1::Upload> upload = client_.GetUpload(name);
     if (!upload.ok()) return;
     r->upload = *upload;
-    if (upload->state() == v1::Upload::REJECTED) {
+    if (upload->state() == v1::Upload::COMPLETED) {
+      // OSS gave up waiting, but the service had recorded the callback: the upload succeeded.
+      r->exit_code = kExitOk;
+      absl::StrAppend(&r->message, "; but the service had recorded it: COMPLETED ",
+                      upload->bucket(), "/", upload->object_key());
+    } else if (upload->state() == v1::Upload::REJECTED) {
       absl::StrAppend(&r->message,
                       "; the service rejected the object: ", upload->rejection_reason());
     } else if (upload->state() == v1::Upload::PENDING) {
@@ -207,10 +244,20 @@ class Uploader {
     absl::StatusOr<v1::UploadEvent> event = (*stream)->Next(absl::Now() + wait_);
     if (!event.ok()) {
       if (event.status().code() == absl::StatusCode::kDeadlineExceeded) {
-        r.exit_code = kExitUnavailable;
-        r.message = absl::StrCat("OSS accepted the upload, but no event for it arrived within ",
-                                 absl::FormatDuration(wait_));
-        if (absl::StatusOr<v1::Upload> u = client_.GetUpload(name); u.ok()) {
+        absl::StatusOr<v1::Upload> u = client_.GetUpload(name);
+        if (u.ok() && u->state() == v1::Upload::COMPLETED) {
+          r.upload = *u;
+          r.exit_code = kExitOk;
+          r.message = absl::StrCat("COMPLETED ", u->bucket(), "/", u->object_key(),
+                                   " (the event did not arrive within ",
+                                   absl::FormatDuration(wait_), "; the upload's state says so)");
+          return r;
+        }
+        if (r.exit_code == kExitOk) r.exit_code = kExitUnavailable;
+        if (r.message.empty()) r.message = "OSS accepted the upload";
+        absl::StrAppend(&r.message, "; no event for it arrived within ",
+                        absl::FormatDuration(wait_));
+        if (u.ok()) {
           absl::StrAppend(&r.message, "; the upload is ", v1::Upload::State_Name(u->state()));
           r.upload = *u;
         }
@@ -222,6 +269,7 @@ class Uploader {
     r.upload = event->upload();
     const v1::Upload& u = event->upload();
     if (event->type() == v1::UploadEvent::COMPLETED) {
+      r.exit_code = kExitOk;
       r.message = absl::StrCat("COMPLETED ", u.bucket(), "/", u.object_key(), " (",
                                u.object().size(), " bytes, ", u.object().content_type(), ", etag ",
                                u.object().etag(), ") ", u.name(), " event #", event->sequence());
