@@ -271,6 +271,13 @@ TEST_F(UploadClientTest, CancelOfAnAlreadyFinishedUploadStillFails) {
   EXPECT_EQ(upload.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+v1::WatchUploadsRequest After(int64_t sequence) {
+  v1::WatchUploadsRequest request;
+  request.set_parent("namespaces/ns");
+  request.set_after_sequence(sequence);
+  return request;
+}
+
 std::vector<int64_t> Drain(EventStream& stream, int n) {
   std::vector<int64_t> seen;
   for (int i = 0; i < n; ++i) {
@@ -298,9 +305,7 @@ TEST_F(UploadClientTest, WatchResumesAfterBrokenStreamsWithoutGapsOrDuplicates) 
     EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
     ++reconnect_notices;
   };
-  v1::WatchUploadsRequest request;
-  request.set_parent("namespaces/ns");
-  request.set_after_sequence(0);
+  const v1::WatchUploadsRequest request = After(0);
   auto stream = Client().Watch(request, options);
   ASSERT_TRUE(stream.ok()) << stream.status();
   EXPECT_THAT(Drain(**stream, 10), ElementsAre(1, 2, 3, 4, 5, 6, 7, 8, 9, 10));
@@ -333,9 +338,7 @@ TEST_F(UploadClientTest, WatchStopsOnErrorsAReconnectCannotFix) {
     absl::MutexLock lock(&service_.mu);
     service_.watch_status = grpc::Status(grpc::StatusCode::OUT_OF_RANGE, "purged");
   }
-  v1::WatchUploadsRequest request;
-  request.set_parent("namespaces/ns");
-  request.set_after_sequence(1);
+  const v1::WatchUploadsRequest request = After(1);
   auto stream = Client().Watch(request);
   ASSERT_TRUE(stream.ok());
   absl::StatusOr<v1::UploadEvent> e = (*stream)->Next(absl::Now() + absl::Seconds(10));
@@ -350,9 +353,7 @@ TEST_F(UploadClientTest, WatchGivesUpAfterMaxReconnects) {
   }
   WatchOptions options;
   options.max_reconnects = 3;
-  v1::WatchUploadsRequest request;
-  request.set_parent("namespaces/ns");
-  request.set_after_sequence(0);
+  const v1::WatchUploadsRequest request = After(0);
   auto stream = Client().Watch(request, options);
   ASSERT_TRUE(stream.ok());
   absl::StatusOr<v1::UploadEvent> e = (*stream)->Next(absl::Now() + absl::Seconds(10));
@@ -370,9 +371,7 @@ TEST_F(UploadClientTest, WatchTreatsACleanEndAsARestartNeverAsSuccess) {
   }
   WatchOptions options;
   options.max_reconnects = 2;
-  v1::WatchUploadsRequest request;
-  request.set_parent("namespaces/ns");
-  request.set_after_sequence(0);
+  const v1::WatchUploadsRequest request = After(0);
   auto stream = Client().Watch(request, options);
   ASSERT_TRUE(stream.ok());
   absl::StatusOr<v1::UploadEvent> e = (*stream)->Next(absl::Now() + absl::Seconds(10));
@@ -386,9 +385,7 @@ TEST_F(UploadClientTest, WatchGivesUpOnAnErrorThatRepeatsWithoutProgress) {
     service_.streams_to_break = 100;
     service_.break_status = grpc::Status(grpc::StatusCode::INTERNAL, "cannot parse");
   }
-  v1::WatchUploadsRequest request;
-  request.set_parent("namespaces/ns");
-  request.set_after_sequence(0);
+  const v1::WatchUploadsRequest request = After(0);
   auto stream = Client().Watch(request);  // max_reconnects 0: UNAVAILABLE would retry forever
   ASSERT_TRUE(stream.ok());
   absl::StatusOr<v1::UploadEvent> e = (*stream)->Next(absl::Now() + absl::Seconds(20));
@@ -399,9 +396,7 @@ TEST_F(UploadClientTest, WatchGivesUpOnAnErrorThatRepeatsWithoutProgress) {
 }
 
 TEST_F(UploadClientTest, NextHonoursItsDeadlineAndCancelWakesIt) {
-  v1::WatchUploadsRequest request;
-  request.set_parent("namespaces/ns");
-  request.set_after_sequence(0);
+  const v1::WatchUploadsRequest request = After(0);
   auto stream = Client().Watch(request);
   ASSERT_TRUE(stream.ok());
   EXPECT_EQ((*stream)->Next(absl::Now() + absl::Milliseconds(50)).status().code(),
