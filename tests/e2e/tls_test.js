@@ -79,6 +79,30 @@ async function main() {
     clients.push(plaintext);
     const r3 = await get(plaintext, plaintext.md());
     check('plaintext gRPC is refused on the TLS port', !!r3.err, 'plaintext call succeeded');
+
+    // uploadctl's connection options against the same port.
+    const uploadctl = path.join(process.env.OSSUP_BUILD_DIR || path.join(__dirname, '../../build'), 'client/uploadctl');
+    const tokenFile = path.join(dir, 'token');
+    fs.writeFileSync(tokenFile, `${stack.token}\n`);
+    const ctl = (...args) => {
+      try {
+        return { code: 0, out: execFileSync(uploadctl, ['list', '-n', 'acme', `--target=${target}`,
+          `--token-file=${tokenFile}`, '--timeout=5s', ...args], { stdio: 'pipe' }).toString() };
+      } catch (err) {
+        return { code: err.status, out: `${err.stdout}${err.stderr}` };
+      }
+    };
+    const p = (f) => path.join(dir, f);
+    let r = ctl(`--tls-ca=${p('ca.crt')}`, `--tls-cert=${p('client.crt')}`, `--tls-key=${p('client.key')}`);
+    check('uploadctl with --tls-ca, --tls-cert and --tls-key is served', r.code === 0 && r.out.includes('NAME'), r.out);
+    r = ctl(`--tls-ca=${p('ca.crt')}`);
+    check('uploadctl without its client certificate is refused (exit 4)', r.code === 4, r.out);
+    r = ctl();
+    check('uploadctl in plaintext against the TLS port fails', r.code === 4, r.out);
+    r = ctl(`--tls-ca=${p('ca.crt')}`, `--tls-cert=${p('client.crt')}`);
+    check('a certificate without its key is a usage error', r.code === 2 && r.out.includes('both'), r.out);
+    r = ctl(`--tls-ca=${p('other-ca.crt')}`, `--tls-cert=${p('client.crt')}`, `--tls-key=${p('client.key')}`);
+    check('a server certificate from an untrusted CA is refused', r.code === 4, r.out);
   } finally {
     for (const c of clients) c.close();
     await stack.stop();
