@@ -12,6 +12,8 @@ PKGS=(
   libcli11-dev media-types
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev postgresql
+  # the browser upload test (headless, driven by npm playwright-core)
+  chromium
 )
 # Node.js runs the cross-language tests (ali-oss oracle, grpc-js client). Any node >= 18 on PATH
 # will do; otherwise Debian's packages are installed.
