@@ -1,0 +1,136 @@
+// A stand-in for a customer's backend: it owns its users' sessions, asks the upload orchestrator
+// for a signed form when a signed-in user wants to upload, and streams that user's upload events
+// to the page with Server-Sent Events fed by WatchUploads. The file itself never passes through
+// here: the page posts it straight to OSS.
+//
+//   OSSUP_TARGET=127.0.0.1:50051 OSSUP_TOKEN=... OSSUP_NAMESPACE=acme node server.js
+//
+// Environment: OSSUP_TARGET, OSSUP_TOKEN or OSSUP_TOKEN_FILE, OSSUP_NAMESPACE, PORT (default
+// 8080; 0 picks one), HOST (default 127.0.0.1), MAX_UPLOAD_BYTES (default 5 MiB),
+// OSSUP_PROTO_DIR (default: the repository's proto/). Prints "browser-upload listening on URL".
+'use strict';
+
+const crypto = require('crypto');
+const fs = require('fs');
+const path = require('path');
+const express = require('express');
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+
+const env = process.env;
+const NAMESPACE = env.OSSUP_NAMESPACE || 'acme';
+const PARENT = `namespaces/${NAMESPACE}`;
+const MAX_UPLOAD_BYTES = Number(env.MAX_UPLOAD_BYTES || 5 * 1024 * 1024);
+const TOKEN = (env.OSSUP_TOKEN || (env.OSSUP_TOKEN_FILE && fs.readFileSync(env.OSSUP_TOKEN_FILE, 'utf8')) || '').trim();
+if (!TOKEN) {
+  console.error('browser-upload: set OSSUP_TOKEN or OSSUP_TOKEN_FILE');
+  process.exit(2);
+}
+
+// --- the orchestrator's gRPC API ---------------------------------------------------------------
+const protoDir = env.OSSUP_PROTO_DIR || path.resolve(__dirname, '../../../proto');
+const def = protoLoader.loadSync(path.join(protoDir, 'ossup/upload/v1/upload_service.proto'), {
+  keepCase: false, longs: String, enums: String, defaults: true, oneofs: true, includeDirs: [protoDir],
+});
+const { UploadService } = grpc.loadPackageDefinition(def).ossup.upload.v1;
+const uploads = new UploadService(env.OSSUP_TARGET || '127.0.0.1:50051', grpc.credentials.createInsecure());
+const metadata = () => {
+  const md = new grpc.Metadata();
+  md.set('authorization', `Bearer ${TOKEN}`);
+  return md;
+};
+// Timestamps arrive as {seconds, nanos}; the page gets RFC 3339 strings.
+const readable = (value) => JSON.stringify(value, (key, v) => (
+  v && typeof v === 'object' && 'seconds' in v && 'nanos' in v && Object.keys(v).length === 2
+    ? new Date(Number(v.seconds) * 1000 + Math.floor(v.nanos / 1e6)).toISOString() : v));
+const unary = (method, request) => new Promise((resolve, reject) => {
+  uploads[method](request, metadata(), { deadline: Date.now() + 10000 },
+    (err, res) => (err ? reject(err) : resolve(res)));
+});
+
+// --- this backend's own users: a signed session cookie --------------------------------------
+// A real backend has its own login; this one accepts any user name that looks like one.
+const SESSION_KEY = crypto.randomBytes(32);
+const sign = (user) => crypto.createHmac('sha256', SESSION_KEY).update(user).digest('base64url');
+function sessionUser(req) {
+  const cookie = (req.headers.cookie || '').split(/;\s*/).find((c) => c.startsWith('session='));
+  if (!cookie) return null;
+  const [user, mac] = decodeURIComponent(cookie.slice('session='.length)).split('.');
+  if (!user || !mac) return null;
+  const want = Buffer.from(sign(user));
+  const got = Buffer.from(mac);
+  return want.length === got.length && crypto.timingSafeEqual(want, got) ? user : null;
+}
+function requireUser(req, res, next) {
+  req.user = sessionUser(req);
+  if (!req.user) return res.status(401).json({ error: 'sign in first' });
+  return next();
+}
+
+const app = express();
+app.disable('x-powered-by');
+app.use(express.json({ limit: '4kb' }));
+app.use(express.static(path.join(__dirname, 'public')));
+
+app.post('/api/login', (req, res) => {
+  const user = String((req.body && req.body.user) || '');
+  if (!/^[a-z0-9_-]{1,32}$/.test(user)) return res.status(400).json({ error: 'user: 1-32 of a-z 0-9 _ -' });
+  res.setHeader('Set-Cookie', `session=${encodeURIComponent(`${user}.${sign(user)}`)}; HttpOnly; SameSite=Strict; Path=/`);
+  return res.json({ user });
+});
+
+// Authorizes one upload for the signed-in user. The limits are this backend's policy, not what the
+// page claims: OSS enforces them because they are bound into the signed form.
+app.post('/api/uploads', requireUser, async (req, res) => {
+  const fileName = String((req.body && req.body.fileName) || 'file');
+  const contentType = String((req.body && req.body.contentType) || 'application/octet-stream');
+  try {
+    const created = await unary('CreateUpload', {
+      parent: PARENT,
+      subject: req.user,
+      keyTemplate: { prefix: `users/${req.user}/`, fileName },
+      constraints: { contentTypes: [contentType], minSize: 1, maxSize: MAX_UPLOAD_BYTES },
+      metadata: { app: 'browser-upload' },
+      requestId: crypto.randomUUID(),
+    });
+    res.type('json');
+    return res.send(readable({ upload: created.upload, form: created.form, maxBytes: MAX_UPLOAD_BYTES }));
+  } catch (err) {
+    const status = err.code === grpc.status.INVALID_ARGUMENT ? 400 : 502;
+    return res.status(status).json({ error: err.details || err.message });
+  }
+});
+
+// The signed-in user's upload events as Server-Sent Events. The SSE id is the event sequence, so
+// a browser that reconnects (EventSource does, with Last-Event-ID) resumes without a gap.
+app.get('/api/events', requireUser, async (req, res) => {
+  let after = Number(req.headers['last-event-id']);
+  try {
+    if (!Number.isSafeInteger(after) || after < 0) {
+      // Pin "from now" to a sequence, so this stream and any resumption miss nothing.
+      after = Number((await unary('ListUploads', { parent: PARENT, pageSize: 1 })).eventSequence);
+    }
+  } catch (err) {
+    return res.status(502).json({ error: err.details || err.message });
+  }
+  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
+  res.write(`retry: 1000\nevent: ready\ndata: ${JSON.stringify({ after: String(after) })}\n\n`);
+  const call = uploads.WatchUploads({ parent: PARENT, subject: req.user, afterSequence: String(after) }, metadata());
+  call.on('data', (event) => res.write(`id: ${event.sequence}\nevent: upload\ndata: ${readable(event)}\n\n`));
+  call.on('error', (err) => {
+    if (err.code !== grpc.status.CANCELLED) res.write(`event: failure\ndata: ${JSON.stringify({ error: err.details })}\n\n`);
+    res.end();  // the browser reconnects with Last-Event-ID
+  });
+  const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15000);
+  res.on('close', () => {
+    clearInterval(keepAlive);
+    call.cancel();
+  });
+  return undefined;
+});
+
+const server = app.listen(Number(env.PORT ?? 8080), env.HOST || '127.0.0.1', () => {
+  const { address, port } = server.address();
+  console.log(`browser-upload listening on http://${address}:${port}/`);
+});
+process.on('SIGTERM', () => server.close(() => process.exit(0)));

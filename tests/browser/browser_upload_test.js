@@ -1,0 +1,129 @@
+// The browser flow in headless Chromium: the example backend (deploy/examples/browser-upload)
+// signs a form through the service, the page posts the chosen file straight to the OSS emulator
+// (cross-origin, allowed by the bucket's CORS rule), and shows OSS's answer and the completion
+// event streamed over Server-Sent Events. Also: a file over the limit is refused by OSS and the
+// page says so; a 203 CallbackFailed is shown as a failure. Screenshots are kept as artifacts in
+// $OSSUP_ARTIFACTS_DIR (default build/test-artifacts).
+// Usage: node browser_upload_test.js   (DATABASE_URL and NODE_PATH set by tests/run.sh)
+'use strict';
+
+const { spawn } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+const { loadOrSkip, requireDatabaseOrSkip, tally } = require('../js/harness');
+const { startStack, stopProcess, ROOT } = require('../e2e/stack');
+
+const { chromium } = loadOrSkip('playwright-core');
+loadOrSkip('express');
+requireDatabaseOrSkip();
+
+const CHROMIUM = process.env.OSSUP_CHROMIUM || '/usr/bin/chromium';
+if (!fs.existsSync(CHROMIUM)) {
+  const msg = `${CHROMIUM} not found (Debian package chromium)`;
+  if (process.env.OSSUP_REQUIRE_ORACLE === '1') {
+    console.log(`FAIL: ${msg}`);
+    process.exit(1);
+  }
+  console.log(`SKIP: ${msg}`);
+  process.exit(77);
+}
+const ARTIFACTS = process.env.OSSUP_ARTIFACTS_DIR
+  || path.join(process.env.OSSUP_BUILD_DIR || path.join(ROOT, 'build'), 'test-artifacts');
+const LIMIT = 1024 * 1024;
+const t = tally('browser');
+const check = t.check;
+
+function startApp(stack) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'deploy/examples/browser-upload/server.js')], {
+      env: { ...process.env, PORT: '0', OSSUP_TARGET: stack.grpcTarget, OSSUP_TOKEN: stack.token,
+             OSSUP_NAMESPACE: 'acme', MAX_UPLOAD_BYTES: String(LIMIT) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/[^\s]+)/);
+      if (m) resolve({ child, url: m[1] });
+    });
+    child.on('exit', (code) => reject(new Error(`browser-upload exited with ${code}`)));
+  });
+}
+
+async function uploadFile(page, name, type, bytes) {
+  await page.setInputFiles('#file', { name, mimeType: type, buffer: Buffer.alloc(bytes, 'p') });
+  await page.click('#upload');
+  // Wait for a final status: anything that is no longer "authorizing", "uploading" or "waiting".
+  await page.waitForFunction(() => !/^(idle|authorizing|uploading|uploaded)/.test(
+    document.getElementById('status').textContent), null, { timeout: 30000 });
+  return {
+    status: await page.textContent('#status'),
+    callback: await page.textContent('#callback'),
+    event: await page.textContent('#event'),
+    detail: await page.textContent('#detail'),
+    progress: await page.getAttribute('#progress', 'value').then(Number).catch(() => -1),
+  };
+}
+
+(async () => {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const stack = await startStack();
+  let app = null;
+  let browser = null;
+  try {
+    app = await startApp(stack);
+    const anon = await fetch(`${app.url}api/uploads`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    check('the backend refuses to sign a form without a session', anon.status === 401, `HTTP ${anon.status}`);
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+             '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const page = await browser.newPage({ viewport: { width: 900, height: 1100 } });
+    const consoleErrors = [];
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+    await page.goto(app.url);
+    await page.click('#signin');
+    await page.waitForSelector('#uploader:not([disabled])', { timeout: 10000 });
+
+    let r = await uploadFile(page, 'photo.png', 'image/png', 200 * 1024);
+    check('a picked file uploads straight to OSS and the page shows COMPLETED', r.status === 'COMPLETED', r.status);
+    check('the page shows the callback JSON OSS relayed', /"upload_id"/.test(r.callback) && /"COMPLETED"/.test(r.callback), r.callback);
+    check('the page shows the completion event from WatchUploads over SSE',
+      /"type": "COMPLETED"/.test(r.event) && /users\/alice\/[^"]+\/photo\.png/.test(r.event) && /"size": "204800"/.test(r.event), r.event);
+    check('upload progress reached 100 %', r.progress === 100, String(r.progress));
+    await page.screenshot({ path: path.join(ARTIFACTS, 'browser-upload-completed.png'), fullPage: true });
+
+    r = await uploadFile(page, 'too-big.bin', 'application/octet-stream', 2 * LIMIT);
+    check('a file over the limit is refused by OSS and the page says so',
+      r.status.startsWith('REFUSED by OSS') && r.status.includes(`larger than ${LIMIT} bytes`), r.status);
+    check('the refusal is OSS\'s own EntityTooLarge answer', /EntityTooLarge/.test(r.callback), r.callback);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'browser-upload-refused.png'), fullPage: true });
+
+    await fetch(`${stack.emulatorUrl}/_emulator/faults`, { method: 'POST', body: JSON.stringify({ callback: 'drop' }) });
+    r = await uploadFile(page, 'lost.txt', 'text/plain', 1000);
+    await fetch(`${stack.emulatorUrl}/_emulator/faults`, { method: 'POST', body: JSON.stringify({ callback: 'none' }) });
+    check('a 203 CallbackFailed is shown as a failure, not a success',
+      r.status.startsWith('FAILED: OSS stored the file but the callback failed'), r.status);
+
+    r = await uploadFile(page, 'second.txt', 'text/plain', 3000);
+    check('the same page uploads again after failures', r.status === 'COMPLETED', r.status);
+
+    // The service restarts: the backend's WatchUploads breaks, its SSE response ends, and the
+    // browser's EventSource reconnects with Last-Event-ID, from which the backend resumes.
+    await stack.restartService({ sameGrpcPort: true });
+    r = await uploadFile(page, 'after-restart.txt', 'text/plain', 3000);
+    check('after a service restart the event stream recovers (EventSource reconnects) and the page shows COMPLETED',
+      r.status === 'COMPLETED' && /after-restart\.txt/.test(r.event), `${r.status} ${r.event.slice(0, 200)}`);
+    check('no script errors on the page', consoleErrors.length === 0, consoleErrors.join('; '));
+    console.log(`screenshots in ${ARTIFACTS}`);
+  } catch (err) {
+    t.fail(err.stack);
+  } finally {
+    if (browser) await browser.close();
+    if (app) await stopProcess(app.child);
+    await stack.stop();
+  }
+  t.finish();
+})();
