@@ -124,6 +124,7 @@ async function startStack(options = {}) {
       callback_keys: { allowed_url_prefixes: [`http://127.0.0.1:${emuPort}/`],
                        fetch_unpinned: true, allow_insecure_fetch: true },
       limits: { default_ttl_seconds: 600 },
+      ...(options.serviceConfig || {}),
     }));
     return file;
   }

@@ -1,0 +1,200 @@
+// The service benchmarks against PostgreSQL's own rate for the same writes, in the same run.
+//
+//   scripts/bench-service.sh            # starts a durable PostgreSQL, builds, runs this
+//   node tests/load/bench.js [--rounds=3] [--out=DIR] [--smoke]
+//
+// Scenarios (ossup-load does the load; see tests/load/ossup_load.cc):
+//   1. CreateUpload at 1, 16 and 64 concurrent callers  vs  pgbench single-row INSERT
+//   2. signed callbacks at 16 and 64                     vs  pgbench UPDATE + INSERT
+//   3. callback accepted -> event received at 500/s (p50, p99)
+//   4. 10,000 WatchUploads streams: service RSS, and one event delivered to all
+// Writes DIR/service-bench.json (every raw run) and DIR/service-bench.md (medians and ratios).
+// --smoke runs everything once, tiny, to prove the tools work (ctest does this).
+'use strict';
+
+const { execFileSync, spawn } = require('child_process');
+const crypto = require('crypto');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { startStack, ROOT } = require('../e2e/stack');
+
+const args = Object.fromEntries(process.argv.slice(2).map((a) => {
+  const [k, v] = a.replace(/^--/, '').split('=');
+  return [k, v ?? true];
+}));
+const SMOKE = !!args.smoke;
+const ROUNDS = SMOKE ? 1 : Number(args.rounds || 3);
+const build = process.env.OSSUP_BUILD_DIR || path.join(ROOT, 'build');
+const OUT = args.out || path.join(build, 'bench');
+const LOAD = path.join(build, 'tests/load/ossup-load');
+const DURATION = SMOKE ? '1s' : '10s';
+const WARMUP = SMOKE ? '200ms' : '2s';
+const PGBENCH_SECONDS = SMOKE ? 1 : 10;
+const NS = 'demo';
+const pgbin = execFileSync('bash', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1']).toString().trim();
+
+function run(cmd, argv, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('close', (code) => (code === 0 ? resolve(out)
+      : reject(new Error(`${path.basename(cmd)} ${argv.join(' ')} exited ${code}: ${err.slice(-2000)}`))));
+  });
+}
+
+async function load(stack, scenario, extra) {
+  const out = await run(LOAD, [scenario, `--target=${stack.grpcTarget}`, `--token=${stack.token}`,
+    `--namespace=${NS}`, ...extra]);
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+// pgbench with one of the SQL scripts below at `clients`; returns tps.
+async function pgbench(dbUrl, script, clients) {
+  const out = await run(path.join(pgbin, 'pgbench'), ['-n', '-M', 'prepared', '-c', String(clients),
+    '-j', '2', '-T', String(PGBENCH_SECONDS), '-f', script, dbUrl]);
+  const m = out.match(/tps = ([\d.]+) \(without initial connection time\)/);
+  if (!m) throw new Error(`pgbench output without tps: ${out}`);
+  return Number(m[1]);
+}
+
+// The same writes as the service, on the service's own tables (rows in namespace 'pgbench').
+const CREATE_SQL = `
+INSERT INTO uploads (id, namespace, subject, state, bucket, object_key, content_types, min_size,
+  max_size, metadata, callback_token_sha256, request_id, request_fingerprint, create_time,
+  update_time, expire_time)
+VALUES (gen_random_uuid(), 'pgbench', 'load-' || (random() * 1000)::int, 1, 'media',
+  'load/' || md5(random()::text) || '/f.bin', '{application/octet-stream}', 0, 1048576, '{}',
+  sha256(random()::text::bytea), NULL, NULL, now(), now(), now() + interval '10 minutes');
+`;
+// One transaction: complete one pending row by primary key (returning it) and log its event
+// (returning the sequence), without NOTIFY, as the yardstick prescribes.
+const CALLBACK_SQL = `
+\\set n random(1, :rows)
+BEGIN;
+UPDATE uploads SET state = 2, update_time = now(), reported_bucket = 'media',
+  reported_key = object_key, reported_size = 100, reported_content_type = 'application/octet-stream',
+  reported_etag = md5(random()::text)
+  WHERE id = md5('pgbench-' || :n)::uuid RETURNING *;
+INSERT INTO pgbench_events (namespace, upload_id, type, event_time, upload)
+  VALUES ('pgbench', md5('pgbench-' || :n)::uuid, 2, now(), '{"state": 2}') RETURNING sequence;
+END;
+`;
+
+function prepareYardsticks(dbUrl, dir, rows) {
+  const psql = (sql) => execFileSync('psql', [dbUrl, '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql]);
+  psql(`CREATE TABLE IF NOT EXISTS pgbench_events (sequence bigserial PRIMARY KEY,
+          namespace text NOT NULL, upload_id uuid NOT NULL, type smallint NOT NULL,
+          event_time timestamptz NOT NULL, upload jsonb NOT NULL)`);
+  psql(`INSERT INTO uploads (id, namespace, subject, state, bucket, object_key, min_size, max_size,
+          callback_token_sha256, create_time, update_time, expire_time)
+        SELECT md5('pgbench-' || n)::uuid, 'pgbench', 'load', 1, 'media', 'load/' || n || '/f.bin',
+          0, 1048576, sha256(n::text::bytea), now(), now(), now() + interval '1 hour'
+        FROM generate_series(1, ${rows}) n ON CONFLICT DO NOTHING`);
+  psql('VACUUM ANALYZE');
+  fs.writeFileSync(path.join(dir, 'create.sql'), CREATE_SQL);
+  fs.writeFileSync(path.join(dir, 'callback.sql'), CALLBACK_SQL.replace(':rows', String(rows)));
+}
+
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
+};
+
+function machine() {
+  const cpu = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) || [])[1];
+  const pg = execFileSync(path.join(pgbin, 'postgres'), ['--version']).toString().trim();
+  return `${os.cpus().length} cores (${cpu || 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, ` +
+    `${os.type()} ${os.release()}, ${pg}; service, PostgreSQL (durable: fsync, synchronous_commit, full_page_writes on) and load generator share the cores`;
+}
+
+async function main() {
+  const dbUrl = process.env.DATABASE_URL;
+  if (!dbUrl) throw new Error('DATABASE_URL is not set (scripts/bench-service.sh starts PostgreSQL)');
+  fs.mkdirSync(OUT, { recursive: true });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ossup-bench-'));
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 1024 });
+  const keyPem = path.join(dir, 'bench-key.pem');
+  fs.writeFileSync(keyPem, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  fs.writeFileSync(path.join(dir, 'bench-pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+  const keyUrl = 'http://bench-keys.invalid/bench.pem';
+
+  const stack = await startStack({
+    serviceConfig: {
+      callback_keys: { allowed_url_prefixes: ['http://bench-keys.invalid/'],
+                       pins: [{ url: keyUrl, pem_file: path.join(dir, 'bench-pub.pem') }] },
+    },
+  });
+  const raw = { machine: machine(), started: new Date().toISOString(), smoke: SMOKE, rounds: [] };
+  try {
+    // The benchmark signs callbacks itself; the emulator only stores objects.
+    await fetch(`${stack.emulatorUrl}/_emulator/faults`, { method: 'POST', body: JSON.stringify({ callback: 'drop' }) });
+    const url = new URL(dbUrl);
+    url.pathname = `/${stack.dbName}`;
+    const pendingRows = SMOKE ? 1000 : 400000;
+    prepareYardsticks(url.toString(), dir, pendingRows);
+    const cbArgs = [`--key-pem=${keyPem}`, `--key-url=${keyUrl}`];
+    const servicePid = stack.services[0].child.pid;
+    for (let r = 0; r < ROUNDS; r++) {
+      const round = { create: {}, pg_insert: {}, callbacks: {}, pg_callback: {} };
+      for (const c of [1, 16, 64]) {
+        round.create[c] = await load(stack, 'create', [`--concurrency=${c}`, `--duration=${DURATION}`, `--warmup=${WARMUP}`]);
+        round.pg_insert[c] = await pgbench(url.toString(), path.join(dir, 'create.sql'), c);
+        console.error(`round ${r + 1}: create@${c} ${round.create[c].throughput_per_s.toFixed(0)}/s vs pgbench ${round.pg_insert[c].toFixed(0)} tps`);
+      }
+      for (const c of [16, 64]) {
+        const n = SMOKE ? 100 : 8000;
+        round.callbacks[c] = await load(stack, 'callbacks', [`--concurrency=${c}`, `--uploads=${n}`, ...cbArgs]);
+        round.pg_callback[c] = await pgbench(url.toString(), path.join(dir, 'callback.sql'), c);
+        console.error(`round ${r + 1}: callbacks@${c} ${round.callbacks[c].throughput_per_s.toFixed(0)}/s vs pgbench ${round.pg_callback[c].toFixed(0)} tps`);
+      }
+      round.latency = await load(stack, 'latency', ['--rate=500', `--uploads=${SMOKE ? 100 : 5000}`, ...cbArgs]);
+      console.error(`round ${r + 1}: event latency p50 ${round.latency.p50_ms.toFixed(2)} ms, p99 ${round.latency.p99_ms.toFixed(2)} ms`);
+      raw.rounds.push(round);
+    }
+    raw.streams = await load(stack, 'streams', [`--streams=${SMOKE ? 200 : 10000}`, `--service-pid=${servicePid}`, ...cbArgs]);
+    console.error(`streams: ${JSON.stringify(raw.streams)}`);
+  } finally {
+    await stack.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  fs.writeFileSync(path.join(OUT, 'service-bench.json'), `${JSON.stringify(raw, null, 2)}\n`);
+  const md = report(raw);
+  fs.writeFileSync(path.join(OUT, 'service-bench.md'), md);
+  console.log(md);
+  return raw;
+}
+
+function report(raw) {
+  const med = (f) => median(raw.rounds.map(f));
+  const pct = (x) => `${(100 * x).toFixed(0)} %`;
+  const lines = [
+    `Machine: ${raw.machine}. ${raw.rounds.length} round(s), medians; ${raw.started}.`,
+    '',
+    '| Scenario | Service | PostgreSQL alone (pgbench) | Ratio | Target |',
+    '| --- | --- | --- | --- | --- |',
+  ];
+  for (const c of [1, 16, 64]) {
+    const s = med((r) => r.create[c].throughput_per_s);
+    const p = med((r) => r.pg_insert[c]);
+    const target = { 16: '≥ 75 %', 64: '≥ 100 %' }[c] || '-';
+    lines.push(`| CreateUpload, ${c} caller(s) | ${s.toFixed(0)}/s (p50 ${med((r) => r.create[c].p50_ms).toFixed(2)} ms, p99 ${med((r) => r.create[c].p99_ms).toFixed(2)} ms) | ${p.toFixed(0)} tps INSERT | ${pct(s / p)} | ${target} |`);
+  }
+  for (const c of [16, 64]) {
+    const s = med((r) => r.callbacks[c].throughput_per_s);
+    const p = med((r) => r.pg_callback[c]);
+    lines.push(`| Callbacks, ${c} concurrent | ${s.toFixed(0)}/s (p50 ${med((r) => r.callbacks[c].p50_ms).toFixed(2)} ms, p99 ${med((r) => r.callbacks[c].p99_ms).toFixed(2)} ms) | ${p.toFixed(0)} tps UPDATE+INSERT | ${pct(s / p)} | ≥ 70 % |`);
+  }
+  lines.push(`| Event latency at 500 callbacks/s | p50 ${med((r) => r.latency.p50_ms).toFixed(2)} ms, p99 ${med((r) => r.latency.p99_ms).toFixed(2)} ms (achieved ${med((r) => r.latency.achieved_rate_per_s).toFixed(0)}/s) | - | - | p99 ≤ 10 ms |`);
+  const st = raw.streams;
+  lines.push(`| ${st.streams} WatchUploads streams | RSS ${st.service_rss_mb_with_streams.toFixed(0)} MB (${st.service_rss_mb_before.toFixed(0)} MB before); one event to all in ${st.fanout_ms.toFixed(0)} ms (${st.received} received) | - | - | ≤ 300 MB, ≤ 250 ms |`);
+  return `${lines.join('\n')}\n`;
+}
+
+main().catch((err) => {
+  console.error(`bench: ${err.stack}`);
+  process.exit(1);
+});
