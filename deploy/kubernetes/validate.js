@@ -161,7 +161,9 @@ function sections(text) {
 function main() {
   const t = tally('k8s');
   const input = fs.readFileSync(process.argv[2] ?? 0, 'utf8');
-  for (const section of sections(input)) {
+  const all = sections(input);
+  if (all.length === 0) t.fail('no Kubernetes objects in the input');
+  for (const section of all) {
     if (section.kustomizeFailed) {
       t.fail(`${section.kustomizeFailed}: kubectl kustomize failed`);
       continue;

@@ -59,5 +59,7 @@ expect "a misspelt service.json key fails" 1 "service.json: unknown key callback
 expect "a failed kustomize build counts" 1 "FAIL overlays/x: kubectl kustomize failed" \
   < <(printf '# ossup-source: overlays/x\n# ossup-kustomize-failed: overlays/x\n---\n')
 
+expect "empty input fails" 1 "no Kubernetes objects in the input" < /dev/null
+
 echo "k8s-negative: $passed passed, $failed failed"
 [[ "$failed" == 0 ]]
