@@ -27,10 +27,13 @@ loadOrSkip('kubernetes-models/v1/Service');
 
 // The model class for apiVersion/kind, or an error message.
 function modelFor(apiVersion, kind) {
-  if (typeof apiVersion !== 'string' || typeof kind !== 'string') return 'apiVersion and kind are required';
+  if (typeof apiVersion !== 'string' || typeof kind !== 'string') {
+    return 'apiVersion and kind are required';
+  }
   const m = /^(?:([a-z0-9.-]+)\/)?(v[0-9]+(?:(?:alpha|beta)[0-9]+)?)$/.exec(apiVersion);
   if (!m || !/^[A-Z][A-Za-z0-9]*$/.test(kind)) return `unknown kind ${apiVersion}/${kind}`;
-  const modulePath = m[1] ? `kubernetes-models/${m[1]}/${m[2]}/${kind}` : `kubernetes-models/${m[2]}/${kind}`;
+  const group = m[1] ? `${m[1]}/` : '';  // the core group has none: kubernetes-models/v1/Service
+  const modulePath = `kubernetes-models/${group}${m[2]}/${kind}`;
   let Model;
   try {
     Model = require(modulePath)[kind];
@@ -108,7 +111,8 @@ function serviceConfigKeys() {
     if (prefix !== undefined) keys.add(prefix + m[1]);
   }
   if (!keys.has('database.url') || !keys.has('buckets[].name') || !keys.has('callback.sni')) {
-    throw new Error('cannot read the configuration keys from service/app/config.cc; update validate.js');
+    throw new Error('cannot read the configuration keys from service/app/config.cc; '
+                    + 'update validate.js');
   }
   return keys;
 }
@@ -129,7 +133,8 @@ function serviceConfigProblems(text) {
     } else if (value !== null && typeof value === 'object') {
       for (const [k, v] of Object.entries(value)) {
         const key = prefix ? `${prefix}.${k}` : k;
-        const isParent = [...known].some((n) => n.startsWith(`${key}.`) || n.startsWith(`${key}[].`));
+        const isParent = [...known].some(
+          (n) => n.startsWith(`${key}.`) || n.startsWith(`${key}[].`));
         if (isParent) walk(v, key);
         else if (!known.has(key)) problems.push(`service.json: unknown key ${key}`);
       }
@@ -155,7 +160,8 @@ function sections(text) {
     }
   }
   out.push(current);
-  return out.filter((s) => s.kustomizeFailed || s.lines.some((l) => l.trim() && !l.startsWith('#') && l.trim() !== '---'));
+  const hasContent = (l) => l.trim() !== '' && !l.startsWith('#') && l.trim() !== '---';
+  return out.filter((s) => s.kustomizeFailed || s.lines.some(hasContent));
 }
 
 function main() {

@@ -13,10 +13,12 @@ skip() {
   echo "SKIP: $*"
   exit 77
 }
-command -v kubectl >/dev/null || skip "kubectl is not installed (CI machines have it at /usr/bin/kubectl)"
+command -v kubectl >/dev/null ||
+  skip "kubectl is not installed (CI machines have it at /usr/bin/kubectl)"
 command -v "$node" >/dev/null || skip "node is not installed"
 if [[ -z "${NODE_PATH:-}" ]]; then
-  NODE_PATH="$("$root/scripts/npm-deps.sh")" || skip "scripts/npm-deps.sh could not install the npm packages"
+  NODE_PATH="$("$root/scripts/npm-deps.sh")" ||
+    skip "scripts/npm-deps.sh could not install the npm packages"
   export NODE_PATH
 fi
 

@@ -28,11 +28,13 @@ expect() {
   fi
 }
 
-service() {  # a valid Service; $1 is extra text for its port entry
+# A valid Service; $1 is extra text for its port entry.
+service() {
   printf 'apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  selector: {app: a}\n'
   printf '  ports:\n    - name: grpc\n      port: 50051\n%s' "$1"
 }
-deployment() {  # a valid Deployment; $1 replaces the replicas value, $2 is the container's extra text
+# A valid Deployment; $1 replaces the replicas value, $2 is the container's extra text.
+deployment() {
   printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, labels: {app: a}}\n'
   printf 'spec:\n  replicas: %s\n  selector: {matchLabels: {app: a}}\n' "$1"
   printf '  template:\n    metadata: {labels: {app: a}}\n    spec:\n      containers:\n'
@@ -48,7 +50,8 @@ expect "a misspelt nested field fails" 1 \
   "unknown field /spec/template/spec/containers/0/securityContext/runAsNonroot" \
   < <(deployment 2 "          securityContext: {runAsNonroot: true}"$'\n')
 expect "labels and annotations are maps, not unknown fields" 0 "k8s: 1 passed, 0 failed" \
-  < <(printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  labels: {x.example/any: y}\n  annotations: {z: w}\ndata: {k: v}\n')
+  < <(printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n'
+       printf '  labels: {x.example/any: y}\n  annotations: {z: w}\ndata: {k: v}\n')
 expect "an unknown kind fails" 1 "unknown kind example.com/v1/Widget" \
   < <(printf 'apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n')
 expect "a nested type is not a kind" 1 "unknown kind apps/v1/DeploymentSpec" \
