@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/synchronization/mutex.h"
 
 namespace ossup::transport {
@@ -30,6 +31,9 @@ struct Shared {
   HttpServerOptions options;
   HttpHandler handler;
   std::atomic<size_t> connections{0};
+  // Requests handed to the handler whose answer is not written yet.
+  std::atomic<int> in_flight{0};
+  std::atomic<bool> draining{false};
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -89,10 +93,13 @@ class Session : public std::enable_shared_from_this<Session> {
     // No read deadline while the handler works; the write gets its own.
     stream_.expires_never();
     auto self = shared_from_this();
+    shared_->in_flight.fetch_add(1);
     shared_->handler(std::move(request), [self, keep_alive, version](HttpResponse response) {
       net::post(self->stream_.get_executor(),
                 [self, keep_alive, version, response = std::move(response)]() mutable {
-                  self->Write(std::move(response), keep_alive, version);
+                  // While draining, every answer closes its connection.
+                  const bool keep = keep_alive && !self->shared_->draining.load();
+                  self->Write(std::move(response), keep, version, /*handled=*/true);
                 });
     });
   }
@@ -105,7 +112,7 @@ class Session : public std::enable_shared_from_this<Session> {
     return r;
   }
 
-  void Write(HttpResponse response, bool keep_alive, int version) {
+  void Write(HttpResponse response, bool keep_alive, int version, bool handled = false) {
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(response.status), version);
     res->set(http::field::server, "ossup");
@@ -116,11 +123,12 @@ class Session : public std::enable_shared_from_this<Session> {
     // Always a Content-Length, never chunked: OSS requires it of callback answers.
     res->prepare_payload();
     stream_.expires_after(ToChrono(shared_->options.read_timeout));
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
-                        if (ec || !keep_alive) return self->Close();
-                        self->Read();
-                      });
+    http::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive, handled](
+                                         beast::error_code ec, size_t) {
+      if (handled) self->shared_->in_flight.fetch_sub(1);
+      if (ec || !keep_alive) return self->Close();
+      self->Read();
+    });
   }
 
   void Close() {
@@ -146,7 +154,7 @@ class BeastHttpServer final : public HttpServer {
     shared_->handler = std::move(handler);
   }
 
-  ~BeastHttpServer() override { Shutdown(); }
+  ~BeastHttpServer() override { Stop(absl::ZeroDuration()); }
 
   absl::Status Listen() {
     beast::error_code ec;
@@ -175,10 +183,27 @@ class BeastHttpServer final : public HttpServer {
 
   uint16_t port() const override { return port_; }
 
-  void Shutdown() override {
+  void Shutdown() override { Stop(shared_->options.drain_timeout); }
+
+ private:
+  void Stop(absl::Duration drain) {
     absl::MutexLock lock(&shutdown_mu_);
     if (stopped_) return;
     stopped_ = true;
+    shared_->draining = true;
+    // Stop accepting on the acceptor's own strand (it is not thread-safe), then give the
+    // requests already handed out time to be answered.
+    absl::Notification closed;
+    net::post(acceptor_.get_executor(), [this, &closed] {
+      beast::error_code ignored;
+      acceptor_.close(ignored);
+      closed.Notify();
+    });
+    closed.WaitForNotificationWithTimeout(absl::Seconds(1));
+    const absl::Time deadline = absl::Now() + drain;
+    while (shared_->in_flight.load() > 0 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
     ioc_.stop();
     for (auto& t : threads_) t.join();
     threads_.clear();
@@ -187,7 +212,6 @@ class BeastHttpServer final : public HttpServer {
     acceptor_.close(ignored);
   }
 
- private:
   void Accept() {
     acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
       if (ec == net::error::operation_aborted) return;

@@ -49,6 +49,10 @@ struct HttpServerOptions {
   size_t max_connections = 1024;
   // Requests served per connection before it is closed.
   unsigned max_requests_per_connection = 10000;
+  // Shutdown() waits this long for requests already handed to the handler to be answered: OSS
+  // never retries a callback, so one dropped mid-flight becomes a 203 for the uploader although
+  // the service may have recorded it.
+  absl::Duration drain_timeout = absl::Seconds(10);
 };
 
 class HttpServer {
@@ -59,7 +63,8 @@ class HttpServer {
   virtual ~HttpServer() = default;
 
   virtual uint16_t port() const = 0;
-  // Stops accepting, closes connections, joins the threads. Idempotent.
+  // Stops accepting, lets requests in flight be answered (each with "Connection: close") for up
+  // to `drain_timeout`, then closes every connection and joins the threads. Idempotent.
   virtual void Shutdown() = 0;
 };
 

@@ -86,10 +86,12 @@ class HttpServerTest : public ::testing::Test {
       }
       HttpResponse res;
       res.body = absl::StrCat(R"({"target":")", req.target, R"(","bytes":)", req.body.size(), "}");
-      if (req.target == "/async") {
+      if (req.target == "/async" || req.target == "/slow") {
         // Answer later from another thread, as a handler that uses a worker pool does.
-        std::thread([respond = std::move(respond), res]() mutable {
-          absl::SleepFor(absl::Milliseconds(50));
+        const absl::Duration delay =
+            req.target == "/slow" ? absl::Milliseconds(400) : absl::Milliseconds(50);
+        std::thread([respond = std::move(respond), res, delay]() mutable {
+          absl::SleepFor(delay);
           respond(res);
         }).detach();
         return;
@@ -205,6 +207,36 @@ TEST_F(HttpServerTest, ShutdownIsIdempotentAndFreesThePort) {
   server_->Shutdown();
   RawClient client(port);
   EXPECT_FALSE(client.connected());
+}
+
+TEST_F(HttpServerTest, ShutdownAnswersRequestsInFlightThenCloses) {
+  StartServer();
+  const uint16_t port = server_->port();
+  RawClient client(port);
+  client.Send("POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
+  // Shutdown starts while the handler is still working on the request.
+  while (Requests().empty()) absl::SleepFor(absl::Milliseconds(2));
+  std::thread stopper([this] { server_->Shutdown(); });
+  absl::SleepFor(absl::Milliseconds(100));
+  RawClient late(port);
+  EXPECT_FALSE(late.connected()) << "a draining server accepts no new connections";
+  const std::string response = client.ReadResponse();
+  stopper.join();
+  EXPECT_THAT(response, HasSubstr("HTTP/1.1 200"));
+  EXPECT_THAT(response, HasSubstr("Connection: close"));
+}
+
+TEST_F(HttpServerTest, ShutdownDoesNotWaitPastTheDrainTimeout) {
+  HttpServerOptions options;
+  options.drain_timeout = absl::Milliseconds(50);
+  StartServer(options);
+  RawClient client(server_->port());
+  client.Send("POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  while (Requests().empty()) absl::SleepFor(absl::Milliseconds(2));
+  const absl::Time start = absl::Now();
+  server_->Shutdown();
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(300));
+  absl::SleepFor(absl::Milliseconds(450));  // the late answer finds the server gone, harmlessly
 }
 
 }  // namespace
