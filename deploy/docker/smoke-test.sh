@@ -29,7 +29,7 @@ fail_early() {
 SUDO=()
 if [[ "$(id -u)" != 0 ]]; then
   command -v sudo >/dev/null 2>&1 || skip "not root and no sudo: cannot install or start docker"
-  SUDO=(sudo)
+  SUDO=(sudo -n)  # never prompt: without rights this is a skip
 fi
 apt_install() {
   DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "$@" \
