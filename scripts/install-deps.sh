@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on Debian 12, and nothing when it is all there.
-# Usage: scripts/install-deps.sh
+# Usage: scripts/install-deps.sh [--build-only]
+#   --build-only  only what configuring and compiling need (the container image's build stage)
 set -euo pipefail
+
+build_only=0
+case "${1:-}" in
+  '') ;;
+  --build-only) build_only=1 ;;
+  *) echo "usage: scripts/install-deps.sh [--build-only]" >&2; exit 2 ;;
+esac
 
 PKGS=(
   # toolchain
@@ -10,15 +18,20 @@ PKGS=(
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev grpc-proto libabsl-dev
   libcurl4-openssl-dev libssl-dev openssl libpqxx-dev nlohmann-json3-dev libboost-dev
   libcli11-dev media-types
-  # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev postgresql
-  # the browser upload test (headless, driven by npm playwright-core)
-  chromium
+  # test and benchmark libraries (CMake's configure step looks for them)
+  libgtest-dev libgmock-dev libbenchmark-dev
 )
-# Node.js runs the cross-language tests (ali-oss oracle, grpc-js client). Any node >= 18 on PATH
-# will do; otherwise Debian's packages are installed.
-command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
-command -v npm >/dev/null 2>&1 || PKGS+=(npm)
+if (( ! build_only )); then
+  PKGS+=(
+    postgresql
+    # the browser upload test (headless, driven by npm playwright-core)
+    chromium
+  )
+  # Node.js runs the cross-language tests (ali-oss oracle, grpc-js client). Any node >= 18 on
+  # PATH will do; otherwise Debian's packages are installed.
+  command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
+  command -v npm >/dev/null 2>&1 || PKGS+=(npm)
+fi
 
 if dpkg -s "${PKGS[@]}" >/dev/null 2>&1; then
   exit 0

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds (release and ASan+UBSan), installs the npm
 # packages of the cross-language tests into a cache outside the tree, starts a throwaway
-# PostgreSQL, runs every test with ctest, and cleans up even on failure.
-# Usage: tests/run.sh
+# PostgreSQL, runs every test with ctest, builds the container image and smoke-tests it, and cleans
+# up even on failure.
+# Usage: tests/run.sh   (OSSUP_SKIP_DOCKER=1 leaves the image out, for local iteration only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -40,4 +41,16 @@ step "tests (ASan + UBSan: unit and storage)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j 2 -L 'unit|integration' \
   -E 'NOT_BUILT|alioss|k8s_' || status=1
+step "container image: build and smoke test (deploy/docker/smoke-test.sh)"
+if [[ "${OSSUP_SKIP_DOCKER:-0}" == 1 ]]; then
+  echo "skipped on request (OSSUP_SKIP_DOCKER=1 is for local iteration; CI never sets it)"
+else
+  docker_status=0
+  deploy/docker/smoke-test.sh || docker_status=$?
+  case "$docker_status" in
+    0) ;;
+    77) echo "container image: SKIPPED (no container engine can run on this machine)" ;;
+    *) status=1 ;;
+  esac
+fi
 exit "$status"

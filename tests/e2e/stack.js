@@ -128,8 +128,10 @@ async function startStack(options = {}) {
     }));
     return file;
   }
+  // options.serviceCommand(file) => [cmd, args] runs the service another way (in a container).
+  const serviceCommand = options.serviceCommand || ((file) => [serviceBin, [`--config=${file}`]]);
   const startService = async (file) => {
-    const started = await startProcess('oss-upload-orchestrator', serviceBin, [`--config=${file}`],
+    const started = await startProcess('oss-upload-orchestrator', ...serviceCommand(file),
       { grpc: /ossup grpc listening on 127\.0\.0\.1:(\d+)/,
         http: /ossup http listening on 127\.0\.0\.1:(\d+)/ }, log);
     return { child: started.child, file,
