@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -12,8 +13,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 
 namespace ossup::transport {
 namespace {
@@ -123,12 +124,13 @@ class Session : public std::enable_shared_from_this<Session> {
     // Always a Content-Length, never chunked: OSS requires it of callback answers.
     res->prepare_payload();
     stream_.expires_after(ToChrono(shared_->options.read_timeout));
-    http::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive, handled](
-                                         beast::error_code ec, size_t) {
-      if (handled) self->shared_->in_flight.fetch_sub(1);
-      if (ec || !keep_alive) return self->Close();
-      self->Read();
-    });
+    http::async_write(
+        stream_, *res,
+        [self = shared_from_this(), res, keep_alive, handled](beast::error_code ec, size_t) {
+          if (handled) self->shared_->in_flight.fetch_sub(1);
+          if (ec || !keep_alive) return self->Close();
+          self->Read();
+        });
   }
 
   void Close() {
@@ -175,6 +177,9 @@ class BeastHttpServer final : public HttpServer {
     }
     port_ = acceptor_.local_endpoint().port();
     Accept();
+    // Keeps run() going while no socket operation is pending: a drain after the acceptor closed
+    // may have nothing to wait on but handlers answering from the worker pool.
+    work_.emplace(net::make_work_guard(ioc_));
     for (int i = 0; i < std::max(1, shared_->options.io_threads); ++i) {
       threads_.emplace_back([this] { ioc_.run(); });
     }
@@ -193,17 +198,18 @@ class BeastHttpServer final : public HttpServer {
     shared_->draining = true;
     // Stop accepting on the acceptor's own strand (it is not thread-safe), then give the
     // requests already handed out time to be answered.
-    absl::Notification closed;
-    net::post(acceptor_.get_executor(), [this, &closed] {
+    auto closed = std::make_shared<absl::Notification>();
+    net::post(acceptor_.get_executor(), [this, closed] {
       beast::error_code ignored;
       acceptor_.close(ignored);
-      closed.Notify();
+      closed->Notify();
     });
-    closed.WaitForNotificationWithTimeout(absl::Seconds(1));
+    closed->WaitForNotificationWithTimeout(absl::Seconds(1));
     const absl::Time deadline = absl::Now() + drain;
     while (shared_->in_flight.load() > 0 && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(5));
     }
+    work_.reset();
     ioc_.stop();
     for (auto& t : threads_) t.join();
     threads_.clear();
@@ -229,6 +235,7 @@ class BeastHttpServer final : public HttpServer {
   }
 
   net::io_context ioc_;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   tcp::acceptor acceptor_;
   std::shared_ptr<Shared> shared_;
   std::vector<std::thread> threads_;

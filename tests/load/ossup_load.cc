@@ -28,9 +28,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -97,8 +97,11 @@ v1::CreateUploadRequest CreateRequest(const Common& c, int64_t i) {
 Json Percentiles(std::vector<double> ms) {
   if (ms.empty()) return Json{{"count", 0}};
   std::sort(ms.begin(), ms.end());
-  auto at = [&](double q) { return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))]; };
-  return Json{{"count", ms.size()}, {"p50_ms", at(0.50)}, {"p99_ms", at(0.99)}, {"max_ms", ms.back()}};
+  auto at = [&](double q) {
+    return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))];
+  };
+  return Json{
+      {"count", ms.size()}, {"p50_ms", at(0.50)}, {"p99_ms", at(0.99)}, {"max_ms", ms.back()}};
 }
 
 // --- scenario 1: CreateUpload ------------------------------------------------------------------
@@ -205,7 +208,8 @@ size_t CollectHeader(char* data, size_t size, size_t n, void* out) {
 
 // POSTs the form with a tiny file (the emulator stores it; its own callback is dropped by the
 // benchmark's fault switch) and returns the object's ETag.
-absl::StatusOr<std::string> StoreObject(CURL* h, const v1::PostForm& form, const std::string& data) {
+absl::StatusOr<std::string> StoreObject(CURL* h, const v1::PostForm& form,
+                                        const std::string& data) {
   curl_mime* mime = curl_mime_init(h);
   for (const auto& f : form.fields()) {
     curl_mimepart* p = curl_mime_addpart(mime);
@@ -240,8 +244,8 @@ absl::StatusOr<std::string> StoreObject(CURL* h, const v1::PostForm& form, const
 
 // Builds the callback OSS would send for `created`, signed with the pinned key.
 absl::StatusOr<SignedCallback> SignCallback(const v1::CreateUploadResponse& created,
-                                            const std::string& etag, int64_t size,
-                                            EVP_PKEY* key, const std::string& key_url) {
+                                            const std::string& etag, int64_t size, EVP_PKEY* key,
+                                            const std::string& key_url) {
   std::string callback_b64;
   for (const auto& f : created.form().fields()) {
     if (f.name() == "callback") callback_b64 = f.value();
@@ -277,7 +281,9 @@ absl::StatusOr<SignedCallback> SignCallback(const v1::CreateUploadResponse& crea
     return absl::InternalError("sign");
   }
   sig.resize(sig_len);
-  return SignedCallback{u.name(), url, body,
+  return SignedCallback{u.name(),
+                        url,
+                        body,
                         {absl::StrCat("Authorization: ", absl::Base64Escape(sig)),
                          absl::StrCat("x-oss-pub-key-url: ", absl::Base64Escape(key_url)),
                          "Content-Type: application/json", "Expect:"}};
@@ -295,7 +301,9 @@ std::vector<SignedCallback> PrepareCallbacks(const Common& c, const CallbackFlag
   std::ifstream in(f.key_pem);
   std::stringstream pem;
   pem << in.rdbuf();
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.str().data(), -1), &BIO_free);
+  const std::string pem_text = pem.str();
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem_text.data(), static_cast<int>(pem_text.size())), &BIO_free);
   std::shared_ptr<EVP_PKEY> key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr),
                                 &EVP_PKEY_free);
   if (!key) {
@@ -444,7 +452,8 @@ Json RunLatency(const Common& c, const CallbackFlags& f) {
   const double sent_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   // Wait for the stragglers, then stop the subscriber.
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (seen < callbacks.size() - errors && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  while (seen < callbacks.size() - errors && absl::Now() < deadline)
+    absl::SleepFor(absl::Milliseconds(10));
   ctx.TryCancel();
   subscriber.join();
   std::vector<double> ms;
