@@ -123,6 +123,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::UploadEvent> {
       absl::MutexLock lock(&alive->mu);
       --alive->pumps;
     });
+    // Headers now, not with the first event: the client learns the watch is live (subscribed,
+    // nothing committed from here on will be missed) even when no event comes for a while.
+    StartSendInitialMetadata();
     Pump();
   }
 

@@ -532,9 +532,12 @@ Json RunStreams(const Common& c, const CallbackFlags& f, int streams, int servic
     readers.push_back(std::make_unique<CountingReader>(stubs[i % stubs.size()].get(), c, &started,
                                                        &received, &finished));
   }
-  // Streams are open when the service has answered them all with headers... which it only sends
-  // with the first event; so wait for the service's stream gauge instead: settle, then measure.
-  absl::SleepFor(absl::Seconds(5));
+  // A stream is live once the service sent its headers (it does so right after subscribing).
+  const absl::Time opening = absl::Now();
+  const absl::Time open_deadline = opening + absl::Seconds(120);
+  while (started < streams && absl::Now() < open_deadline) absl::SleepFor(absl::Milliseconds(10));
+  const double open_s = absl::ToDoubleSeconds(absl::Now() - opening);
+  absl::SleepFor(absl::Seconds(1));  // let allocations settle before reading RSS
   const int64_t rss_with_streams = RssKb(service_pid);
   CURL* h = curl_easy_init();
   curl_slist* headers = HeaderList(callbacks[0]);
@@ -548,6 +551,8 @@ Json RunStreams(const Common& c, const CallbackFlags& f, int streams, int servic
   Json out = {{"streams", streams},
               {"callback_status", status},
               {"received", received.load()},
+              {"live_streams", started.load()},
+              {"seconds_to_open", open_s},
               {"fanout_ms", fanout_ms},
               {"service_rss_mb_before", rss_before / 1024.0},
               {"service_rss_mb_with_streams", rss_with_streams / 1024.0},
