@@ -387,6 +387,7 @@ int Main(int argc, char** argv) {
   StoreEventSource source(&store);
 
   std::unique_ptr<storage::EventListener> listener;
+  std::unique_ptr<storage::CreateBatcher> creates;
   std::unique_ptr<transport::UploadServiceImpl> service;
   std::unique_ptr<grpc::Server> grpc_server;
   std::unique_ptr<PeriodicTask> sweeper;
@@ -396,9 +397,14 @@ int Main(int argc, char** argv) {
     listener = std::make_unique<storage::EventListener>(
         storage::EventListenerOptions{config->database_url, db_password}, [&hub] { hub->Wake(); });
     if (absl::Status st = listener->Start(); !st.ok()) return Fail("event listener", st);
+    // Concurrent creates share one INSERT and one WAL flush; two transactions in flight keep the
+    // pipeline full while one waits for its flush.
+    creates = std::make_unique<storage::CreateBatcher>(
+        &store, storage::GroupCommitOptions{.max_batch = 64, .committers = 2});
 
     transport::UploadServiceDeps deps;
     deps.store = &store;
+    deps.creates = creates.get();
     deps.hub = hub.get();
     deps.callers = callers->get();
     deps.issuer = issuer->get();

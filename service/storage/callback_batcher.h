@@ -1,26 +1,18 @@
 #ifndef OSSUP_SERVICE_STORAGE_CALLBACK_BATCHER_H_
 #define OSSUP_SERVICE_STORAGE_CALLBACK_BATCHER_H_
 
-#include <deque>
-#include <optional>
-#include <thread>
-#include <vector>
+#include <utility>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "service/storage/group_commit.h"
 #include "service/storage/upload_store.h"
 
 namespace ossup::storage {
 
-struct CallbackBatcherOptions {
-  // Upper bound of callbacks per transaction.
-  int max_batch = 128;
-  // Transactions in flight at once: while one holds the counter row through COMMIT, the others
-  // lock and update their rows, so the serialized section is only the counter update and COMMIT.
-  int committers = 2;
-};
+// Transactions in flight at once: while one holds the event-log counter row through COMMIT, the
+// others lock and update their rows, so the serialized section is only the counter and COMMIT.
+using CallbackBatcherOptions = GroupCommitOptions;
 
 // Group commit for callbacks. Every event-writing transaction holds the event-log counter row from
 // its last statement through COMMIT (see upload_store.cc), so event-writing commits are serialized
@@ -29,38 +21,62 @@ struct CallbackBatcherOptions {
 // transaction (UploadStore::ApplyCallbacks): a lone callback is not delayed, and under load the
 // flush is shared by the batch.
 //
-// Thread-safe. `committers` threads; callers block until their batch committed.
+// Thread-safe; callers block until their batch committed.
 class CallbackBatcher {
  public:
   // `store` must outlive the batcher. `check` is used for every callback.
-  CallbackBatcher(UploadStore* store, CallbackCheck check, CallbackBatcherOptions options = {});
-  // Applies what is queued, then stops. Apply() must not be called concurrently with this.
-  ~CallbackBatcher();
-  CallbackBatcher(const CallbackBatcher&) = delete;
-  CallbackBatcher& operator=(const CallbackBatcher&) = delete;
+  CallbackBatcher(UploadStore* store, CallbackCheck check, CallbackBatcherOptions options = {})
+      : group_(
+            [store, check = std::move(check)](const std::vector<Queued>& queued) {
+              std::vector<CallbackInput> inputs;
+              absl::Time now = absl::InfinitePast();
+              for (const Queued& q : queued) {
+                inputs.push_back(q.first);
+                now = std::max(now, q.second);
+              }
+              return store->ApplyCallbacks(inputs, check, now);
+            },
+            options) {}
 
   // Same contract as UploadStore::ApplyCallback. The batch's transaction uses the latest `now`
   // among its callbacks (they arrived within one commit time of each other).
-  absl::StatusOr<TransitionResult> Apply(const CallbackInput& input, absl::Time now);
+  absl::StatusOr<TransitionResult> Apply(const CallbackInput& input, absl::Time now) {
+    return group_.Submit({input, now});
+  }
 
   // Callbacks waiting for the next transaction (for tests and metrics).
-  int QueueLength();
+  int QueueLength() { return group_.QueueLength(); }
 
  private:
-  struct Item {
-    const CallbackInput* input;
-    absl::Time now;
-    std::optional<absl::StatusOr<TransitionResult>> result;
-  };
-  void Run();
+  using Queued = std::pair<CallbackInput, absl::Time>;
+  GroupCommit<Queued, TransitionResult> group_;
+};
 
-  UploadStore* const store_;
-  const CallbackCheck check_;
-  const CallbackBatcherOptions options_;
-  absl::Mutex mu_;
-  std::deque<Item*> queue_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<std::thread> threads_;
+// Group commit for CreateUpload: concurrent creates share one multi-row INSERT and its WAL flush
+// (UploadStore::CreateMany). The form is still returned only after its row is committed.
+class CreateBatcher {
+ public:
+  explicit CreateBatcher(UploadStore* store, GroupCommitOptions options = {})
+      : group_(
+            [store](const std::vector<domain::Upload>& uploads) {
+              return store->CreateMany(uploads);
+            },
+            options) {}
+
+  // Same contract as UploadStore::Create.
+  absl::StatusOr<CreateResult> Create(const domain::Upload& upload) {
+    return group_.Submit(upload);
+  }
+  // The same without a waiting thread: `done` runs on a committer thread after the commit and
+  // must not block. False (and `done` not called) when overloaded or stopping.
+  bool CreateAsync(const domain::Upload& upload,
+                   std::function<void(absl::StatusOr<CreateResult>)> done) {
+    return group_.SubmitAsync(upload, std::move(done));
+  }
+  int QueueLength() { return group_.QueueLength(); }
+
+ private:
+  GroupCommit<domain::Upload, CreateResult> group_;
 };
 
 }  // namespace ossup::storage

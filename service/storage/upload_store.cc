@@ -5,6 +5,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -289,6 +290,86 @@ absl::StatusOr<CreateResult> UploadStore::Create(const Upload& u) {
       Database::OnBroken::kRetryOnce);
   if (!status.ok()) return status;
   return out;
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> UploadStore::CreateMany(
+    const std::vector<Upload>& uploads) {
+  std::vector<absl::StatusOr<CreateResult>> results(uploads.size(),
+                                                    absl::InternalError("create: not run"));
+  if (uploads.size() == 1) {
+    results[0] = Create(uploads[0]);
+    return results;
+  }
+  // Rows travel as one JSON array; ON CONFLICT DO NOTHING (any unique index) keeps one
+  // conflicting row from failing the others, which are settled by Create() afterwards.
+  static const auto* const kInsertMany = new std::string(
+      "INSERT INTO uploads (id, namespace, subject, state, bucket, object_key, content_types,"
+      " min_size, max_size, metadata, callback_token_sha256, request_id, request_fingerprint,"
+      " create_time, update_time, expire_time)"
+      " SELECT r.id, r.ns, r.subject, r.state, r.bucket, r.object_key,"
+      " ARRAY(SELECT jsonb_array_elements_text(r.content_types)), r.min_size, r.max_size,"
+      " r.metadata, decode(r.token, 'hex'), r.request_id, decode(r.fingerprint, 'hex'),"
+      " timestamptz 'epoch' + r.create_us * interval '1 microsecond',"
+      " timestamptz 'epoch' + r.update_us * interval '1 microsecond',"
+      " timestamptz 'epoch' + r.expire_us * interval '1 microsecond'"
+      " FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, ns text, subject text, state smallint,"
+      " bucket text, object_key text, content_types jsonb, min_size bigint, max_size bigint,"
+      " metadata jsonb, token text, request_id text, fingerprint text, create_us bigint,"
+      " update_us bigint, expire_us bigint)"
+      " ON CONFLICT DO NOTHING RETURNING id::text");
+  nlohmann::json rows = nlohmann::json::array();
+  std::vector<size_t> batched;  // indexes of `uploads` in `rows`
+  for (size_t i = 0; i < uploads.size(); ++i) {
+    const Upload& u = uploads[i];
+    if (!codec::IsCanonicalUuid(u.id) || u.state != UploadState::kPending) {
+      results[i] = Create(u);  // answers with Create()'s own InvalidArgument
+      continue;
+    }
+    nlohmann::json metadata = nlohmann::json::object();
+    for (const auto& [k, v] : u.metadata) metadata[k] = v;
+    rows.push_back(
+        {{"id", u.id},
+         {"ns", u.ns},
+         {"subject", u.subject},
+         {"state", static_cast<int>(u.state)},
+         {"bucket", u.bucket},
+         {"object_key", u.object_key},
+         {"content_types", u.content_types},
+         {"min_size", u.min_size},
+         {"max_size", u.max_size},
+         {"metadata", std::move(metadata)},
+         {"token", absl::BytesToHexString(u.callback_token_sha256)},
+         {"request_id",
+          u.request_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(u.request_id)},
+         {"fingerprint", u.request_fingerprint.empty()
+                             ? nlohmann::json(nullptr)
+                             : nlohmann::json(absl::BytesToHexString(u.request_fingerprint))},
+         {"create_us", codec::ToMicros(u.create_time)},
+         {"update_us", codec::ToMicros(u.update_time)},
+         {"expire_us", codec::ToMicros(u.expire_time)}});
+    batched.push_back(i);
+  }
+  if (batched.empty()) return results;
+  absl::flat_hash_set<std::string> inserted;
+  const std::string payload = rows.dump();
+  OSSUP_RETURN_IF_ERROR(db_->WithConnection(
+      [&](pqxx::connection& conn) -> absl::Status {
+        inserted.clear();
+        pqxx::nontransaction tx(conn);  // autocommit: one statement, one commit for the batch
+        for (const auto& row : ExecPrepared(tx, "ossup_create_uploads", *kInsertMany, payload)) {
+          inserted.insert(row[0].as<std::string>());
+        }
+        return absl::OkStatus();
+      },
+      // A retry after a broken connection finds its own committed rows as conflicts, which
+      // Create() below recognizes by their callback token hash.
+      Database::OnBroken::kRetryOnce));
+  for (size_t i : batched) {
+    results[i] = inserted.contains(uploads[i].id)
+                     ? absl::StatusOr<CreateResult>(CreateResult{AsStored(uploads[i]), true})
+                     : Create(uploads[i]);
+  }
+  return results;
 }
 
 absl::StatusOr<Upload> UploadStore::Get(absl::string_view ns, absl::string_view id) {

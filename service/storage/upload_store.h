@@ -93,6 +93,13 @@ class UploadStore {
   // request's own row, e.g. committed by an attempt whose connection broke; returned as created).
   absl::StatusOr<CreateResult> Create(const domain::Upload& upload);
 
+  // Create() for several uploads with one multi-row INSERT (one statement, one commit): the
+  // group commit of CreateBatcher. Rows that conflict (idempotent replays, reused request ids)
+  // are then settled one by one through Create(), with its exact semantics. One result per
+  // upload, in order; a database failure fails them all.
+  absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> CreateMany(
+      const std::vector<domain::Upload>& uploads);
+
   // NotFound also when the upload exists in another namespace.
   absl::StatusOr<domain::Upload> Get(absl::string_view ns, absl::string_view id);
 

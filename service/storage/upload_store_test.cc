@@ -1,12 +1,15 @@
 #include "service/storage/upload_store.h"
 
+#include <atomic>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "service/storage/callback_batcher.h"
 #include "service/storage/storage_test_util.h"
 
 namespace ossup::storage {
@@ -124,6 +127,61 @@ TEST_F(UploadStoreTest, IdempotentCreateBySameRequest) {
   absl::StatusOr<CreateResult> other = store_->Create(other_ns);
   ASSERT_TRUE(other.ok()) << other.status();
   EXPECT_TRUE(other->created);
+}
+
+TEST_F(UploadStoreTest, CreateManyInsertsABatchWithCreatesExactSemantics) {
+  Upload first = testing::NewUpload("ns-a", "s", t0_ + absl::Microseconds(3));
+  first.request_id = "req-1";
+  first.request_fingerprint = std::string(32, 'f');
+  first.metadata = {{"album", "x"}};
+  first.content_types = {"image/png", "image/jpeg"};
+  Upload replay = testing::NewUpload("ns-a", "s", t0_);  // same request, new id
+  replay.request_id = first.request_id;
+  replay.request_fingerprint = first.request_fingerprint;
+  Upload clash = replay;  // same request id, different request
+  clash.id = testing::NewUpload("ns-a", "s", t0_).id;
+  clash.request_fingerprint = std::string(32, 'g');
+  Upload existing = MustCreate("ns-a", "s", t0_);
+  Upload own_retry = existing;  // an earlier attempt of this very create committed
+  Upload bad = testing::NewUpload("ns-a", "s", t0_);
+  bad.id = "not-a-uuid";
+  const std::vector<Upload> batch = {
+      first, testing::NewUpload("ns-b", "t", t0_), replay, clash, own_retry, bad};
+
+  absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> results = store_->CreateMany(batch);
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), batch.size());
+  ASSERT_TRUE((*results)[0].ok()) << (*results)[0].status();
+  EXPECT_TRUE((*results)[0]->created);
+  ExpectSameUpload(*store_->Get("ns-a", first.id), first);
+  ASSERT_TRUE((*results)[1].ok());
+  EXPECT_TRUE((*results)[1]->created);
+  ASSERT_TRUE((*results)[2].ok()) << (*results)[2].status();
+  EXPECT_FALSE((*results)[2]->created) << "a replay in the same batch returns the first row";
+  EXPECT_EQ((*results)[2]->upload.id, first.id);
+  EXPECT_TRUE(absl::IsAlreadyExists((*results)[3].status())) << (*results)[3].status();
+  ASSERT_TRUE((*results)[4].ok()) << (*results)[4].status();
+  EXPECT_TRUE((*results)[4]->created);
+  EXPECT_TRUE(absl::IsInvalidArgument((*results)[5].status()));
+  EXPECT_TRUE(absl::IsNotFound(store_->Get("ns-a", replay.id).status()));
+}
+
+TEST_F(UploadStoreTest, CreateBatcherCommitsConcurrentCreatesTogether) {
+  CreateBatcher batcher(store_.get(), GroupCommitOptions{.max_batch = 16, .committers = 2});
+  constexpr int kCreates = 64;
+  std::vector<Upload> uploads;
+  for (int i = 0; i < kCreates; ++i) uploads.push_back(testing::NewUpload("ns-a", "s", t0_));
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < kCreates; ++i) {
+    threads.emplace_back([&, i] {
+      absl::StatusOr<CreateResult> r = batcher.Create(uploads[i]);
+      if (r.ok() && r->created && r->upload.id == uploads[i].id) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kCreates);
+  for (const Upload& u : uploads) EXPECT_TRUE(store_->Get("ns-a", u.id).ok());
 }
 
 TEST_F(UploadStoreTest, NamespacesAreIsolated) {

@@ -344,15 +344,15 @@ absl::StatusOr<std::shared_ptr<const domain::Caller>> UploadServiceImpl::Authent
   return deps_.callers->Authenticate(absl::string_view(value.data(), value.size()));
 }
 
-grpc::ServerUnaryReactor* UploadServiceImpl::RunUnary(
+grpc::ServerUnaryReactor* UploadServiceImpl::RunUnaryAsync(
     absl::string_view method, grpc::CallbackServerContext* ctx, absl::string_view ns_field,
-    absl::StatusOr<std::string> ns, std::function<absl::Status(const std::string&)> work) {
+    absl::StatusOr<std::string> ns, std::function<void(const std::string&, Done)> start) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   // Counted and timed just before the answer leaves. `method` is a literal.
-  auto finish = [this, reactor, method,
-                 start = std::chrono::steady_clock::now()](const absl::Status& status) {
+  Done finish = [this, reactor, method,
+                 start_time = std::chrono::steady_clock::now()](const absl::Status& status) {
     const grpc::Status answer = ToGrpcStatus(status);
-    metrics_.CountCall(method, answer.error_code(), &start);
+    metrics_.CountCall(method, answer.error_code(), &start_time);
     reactor->Finish(answer);
   };
   absl::StatusOr<std::shared_ptr<const domain::Caller>> caller = Authenticate(ctx);
@@ -369,15 +369,24 @@ grpc::ServerUnaryReactor* UploadServiceImpl::RunUnary(
                                                     "' may not use namespace '", *ns, "'")));
     return reactor;
   }
-  if (!deps_.pool->Submit([finish, work = std::move(work), ns = *ns] { finish(work(ns)); })) {
-    finish(absl::ResourceExhaustedError("the server is overloaded; retry with backoff"));
-  }
+  start(*ns, std::move(finish));
   return reactor;
 }
 
-absl::Status UploadServiceImpl::DoCreate(const v1::CreateUploadRequest& request,
-                                         const std::string& ns,
-                                         v1::CreateUploadResponse* response) {
+grpc::ServerUnaryReactor* UploadServiceImpl::RunUnary(
+    absl::string_view method, grpc::CallbackServerContext* ctx, absl::string_view ns_field,
+    absl::StatusOr<std::string> ns, std::function<absl::Status(const std::string&)> work) {
+  return RunUnaryAsync(
+      method, ctx, ns_field, std::move(ns),
+      [this, work = std::move(work)](const std::string& ns, Done done) {
+        if (!deps_.pool->Submit([done, work, ns] { done(work(ns)); })) {
+          done(absl::ResourceExhaustedError("the server is overloaded; retry with backoff"));
+        }
+      });
+}
+
+absl::StatusOr<domain::Upload> UploadServiceImpl::PrepareCreate(
+    const v1::CreateUploadRequest& request, const std::string& ns, absl::Time now) {
   domain::CreateUploadInput in;
   in.ns = ns;
   in.subject = request.subject();
@@ -400,15 +409,15 @@ absl::Status UploadServiceImpl::DoCreate(const v1::CreateUploadRequest& request,
   in.request_id = request.request_id();
   OSSUP_RETURN_IF_ERROR(domain::ValidateCreateUpload(in, deps_.limits));
 
-  const absl::Time now = deps_.clock->Now();
   const std::string id = domain::NewUploadId(*deps_.random);
   const std::string key =
       in.object_key.empty() ? domain::GenerateObjectKey(in.key_prefix, in.file_name, *deps_.random)
                             : in.object_key;
-  const domain::Upload upload =
-      domain::NewPendingUpload(in, deps_.limits, id, key, deps_.issuer->CallbackToken(id), now);
-  // The form is issued only once the row is committed.
-  OSSUP_ASSIGN_OR_RETURN(storage::CreateResult created, deps_.store->Create(upload));
+  return domain::NewPendingUpload(in, deps_.limits, id, key, deps_.issuer->CallbackToken(id), now);
+}
+
+absl::Status UploadServiceImpl::AnswerCreate(const storage::CreateResult& created, absl::Time now,
+                                             v1::CreateUploadResponse* response) {
   OSSUP_ASSIGN_OR_RETURN(protocol::PostForm form, deps_.issuer->Issue(created.upload, now));
   ToProto(created.upload, response->mutable_upload());
   auto* out = response->mutable_form();
@@ -424,13 +433,41 @@ absl::Status UploadServiceImpl::DoCreate(const v1::CreateUploadRequest& request,
   return absl::OkStatus();
 }
 
+absl::Status UploadServiceImpl::DoCreate(const v1::CreateUploadRequest& request,
+                                         const std::string& ns,
+                                         v1::CreateUploadResponse* response) {
+  const absl::Time now = deps_.clock->Now();
+  OSSUP_ASSIGN_OR_RETURN(domain::Upload upload, PrepareCreate(request, ns, now));
+  // The form is issued only once the row is committed.
+  OSSUP_ASSIGN_OR_RETURN(storage::CreateResult created, deps_.store->Create(upload));
+  return AnswerCreate(created, now, response);
+}
+
 grpc::ServerUnaryReactor* UploadServiceImpl::CreateUpload(grpc::CallbackServerContext* ctx,
                                                           const v1::CreateUploadRequest* request,
                                                           v1::CreateUploadResponse* response) {
-  return RunUnary("CreateUpload", ctx, "parent", ParseParent("parent", request->parent()),
-                  [this, request, response](const std::string& ns) {
-                    return DoCreate(*request, ns, response);
-                  });
+  if (deps_.creates == nullptr) {
+    return RunUnary("CreateUpload", ctx, "parent", ParseParent("parent", request->parent()),
+                    [this, request, response](const std::string& ns) {
+                      return DoCreate(*request, ns, response);
+                    });
+  }
+  // Group commit without a waiting thread: validate and build the row here (CPU only), let the
+  // batcher commit it with its neighbours, and answer from the committer thread. The form is
+  // still issued only after the row is committed.
+  return RunUnaryAsync(
+      "CreateUpload", ctx, "parent", ParseParent("parent", request->parent()),
+      [this, request, response](const std::string& ns, Done done) {
+        const absl::Time now = deps_.clock->Now();
+        absl::StatusOr<domain::Upload> upload = PrepareCreate(*request, ns, now);
+        if (!upload.ok()) return done(upload.status());
+        const bool queued = deps_.creates->CreateAsync(
+            *upload, [this, response, done, now](absl::StatusOr<storage::CreateResult> created) {
+              done(created.ok() ? AnswerCreate(*created, now, response) : created.status());
+            });
+        if (!queued)
+          done(absl::ResourceExhaustedError("the server is overloaded; retry with backoff"));
+      });
 }
 
 grpc::ServerUnaryReactor* UploadServiceImpl::GetUpload(grpc::CallbackServerContext* ctx,

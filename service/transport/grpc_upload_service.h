@@ -13,12 +13,15 @@
 #include "service/domain/form_issuer.h"
 #include "service/domain/upload_rules.h"
 #include "service/events/event_hub.h"
+#include "service/storage/callback_batcher.h"
 #include "service/storage/upload_store.h"
 
 namespace ossup::transport {
 
 struct UploadServiceDeps {
   storage::UploadStore* store = nullptr;
+  // Group commit for creates; when null, each create is its own INSERT.
+  storage::CreateBatcher* creates = nullptr;
   events::EventHub* hub = nullptr;
   const domain::CallerRegistry* callers = nullptr;
   const domain::FormIssuer* issuer = nullptr;
@@ -74,11 +77,22 @@ class UploadServiceImpl final : public ossup::upload::v1::UploadService::Callbac
   grpc::ServerUnaryReactor* RunUnary(absl::string_view method, grpc::CallbackServerContext* ctx,
                                      absl::string_view ns_field, absl::StatusOr<std::string> ns,
                                      std::function<absl::Status(const std::string& ns)> work);
+  // The same, but `start(ns, done)` runs on the gRPC thread and must not block: it calls `done`
+  // exactly once, from any thread, when the answer is ready (CreateUpload's group commit).
+  using Done = std::function<void(const absl::Status&)>;
+  grpc::ServerUnaryReactor* RunUnaryAsync(
+      absl::string_view method, grpc::CallbackServerContext* ctx, absl::string_view ns_field,
+      absl::StatusOr<std::string> ns, std::function<void(const std::string& ns, Done done)> start);
   absl::StatusOr<std::shared_ptr<const domain::Caller>> Authenticate(
       grpc::CallbackServerContext* ctx) const;
 
   absl::Status DoCreate(const ossup::upload::v1::CreateUploadRequest& request,
                         const std::string& ns, ossup::upload::v1::CreateUploadResponse* response);
+  // CreateUpload in two halves around the row's commit: the validated new row, then the answer.
+  absl::StatusOr<domain::Upload> PrepareCreate(
+      const ossup::upload::v1::CreateUploadRequest& request, const std::string& ns, absl::Time now);
+  absl::Status AnswerCreate(const storage::CreateResult& created, absl::Time now,
+                            ossup::upload::v1::CreateUploadResponse* response);
 
   const UploadServiceDeps deps_;
   std::unique_ptr<metrics::Registry> own_registry_;  // when deps_.metrics is null
