@@ -10,6 +10,7 @@
 //   4. 10,000 WatchUploads streams: service RSS, and one event delivered to all
 // Writes DIR/service-bench.json (every raw run) and DIR/service-bench.md (medians and ratios).
 // --smoke runs everything once, tiny, to prove the tools work (ctest does this).
+// --no-head-object turns the service's HeadObject confirmation off, to show what it costs.
 'use strict';
 
 const { execFileSync, spawn } = require('child_process');
@@ -126,9 +127,11 @@ async function main() {
     serviceConfig: {
       callback_keys: { allowed_url_prefixes: ['http://bench-keys.invalid/'],
                        pins: [{ url: keyUrl, pem_file: path.join(dir, 'bench-pub.pem') }] },
+      ...(args['no-head-object'] ? { confirm_with_head_object: false } : {}),
     },
   });
-  const raw = { machine: machine(), started: new Date().toISOString(), smoke: SMOKE, rounds: [] };
+  const raw = { machine: machine(), started: new Date().toISOString(), smoke: SMOKE,
+                head_object: !args['no-head-object'], rounds: [] };
   try {
     // The benchmark signs callbacks itself; the emulator only stores objects.
     await fetch(`${stack.emulatorUrl}/_emulator/faults`, { method: 'POST', body: JSON.stringify({ callback: 'drop' }) });
@@ -172,7 +175,8 @@ function report(raw) {
   const med = (f) => median(raw.rounds.map(f));
   const pct = (x) => `${(100 * x).toFixed(0)} %`;
   const lines = [
-    `Machine: ${raw.machine}. ${raw.rounds.length} round(s), medians; ${raw.started}.`,
+    `Machine: ${raw.machine}. ${raw.rounds.length} round(s), medians; ${raw.started}` +
+      `${raw.head_object ? '' : '; HeadObject confirmation OFF (--no-head-object)'}.`,
     '',
     '| Scenario | Service | PostgreSQL alone (pgbench) | Ratio | Target |',
     '| --- | --- | --- | --- | --- |',
