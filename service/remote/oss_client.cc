@@ -72,8 +72,15 @@ absl::StatusOr<ObjectHead> CurlOssClient::HeadObject(const OssEndpoint& endpoint
       endpoint.virtual_hosted ? absl::StrCat(bucket, ".", endpoint.host) : endpoint.host;
   const std::string url = absl::StrCat(endpoint.scheme, "://", host, "/",
                                        protocol::PercentEncode(key, /*keep_slash=*/true));
-  CurlEasy curl(curl_easy_init());
+  CurlEasy curl = AcquireHandle();
   if (!curl) return absl::InternalError("curl_easy_init failed");
+  // Back to the pool on every path; a handle whose transfer failed may hold a broken connection,
+  // which libcurl detects and replaces on its next use.
+  struct Return {
+    CurlOssClient* client;
+    CurlEasy* handle;
+    ~Return() { client->ReleaseHandle(std::move(*handle)); }
+  } give_back{this, &curl};
   CurlSlist headers;
   for (const auto& [name, value] : signed_request.headers_to_add) {
     headers.reset(curl_slist_append(headers.release(), absl::StrCat(name, ": ", value).c_str()));
@@ -124,6 +131,29 @@ absl::StatusOr<ObjectHead> CurlOssClient::HeadObject(const OssEndpoint& endpoint
   if (const std::string* type = Header(state, "content-type")) head.content_type = *type;
   if (const std::string* crc = Header(state, "x-oss-hash-crc64ecma")) head.crc64 = *crc;
   return head;
+}
+
+CurlOssClient::~CurlOssClient() = default;
+
+CurlEasy CurlOssClient::AcquireHandle() {
+  {
+    absl::MutexLock lock(&idle_mu_);
+    if (!idle_.empty()) {
+      CurlEasy handle = std::move(idle_.back());
+      idle_.pop_back();
+      // Clears the options of the last request; keeps its live connections and DNS cache.
+      curl_easy_reset(handle.get());
+      return handle;
+    }
+  }
+  return CurlEasy(curl_easy_init());
+}
+
+void CurlOssClient::ReleaseHandle(CurlEasy handle) {
+  constexpr size_t kMaxIdleHandles = 64;
+  if (!handle) return;
+  absl::MutexLock lock(&idle_mu_);
+  if (idle_.size() < kMaxIdleHandles) idle_.push_back(std::move(handle));
 }
 
 }  // namespace ossup::remote

@@ -4,13 +4,16 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "service/common/clock.h"
 #include "service/protocol/credentials.h"
 #include "service/protocol/signing_key.h"
+#include "service/remote/curl_util.h"
 
 namespace ossup::remote {
 
@@ -46,9 +49,12 @@ class OssClient {
 };
 
 // libcurl implementation with V4 header signing (protocol::SignRequestV4).
+// Keeps idle libcurl handles, and with them their open connections, so confirmations reuse a
+// kept-alive (and, over HTTPS, already-handshaken) connection instead of opening one per callback.
 class CurlOssClient final : public OssClient {
  public:
   static absl::StatusOr<std::unique_ptr<CurlOssClient>> Create(const Clock* clock);
+  ~CurlOssClient() override;
 
   absl::StatusOr<ObjectHead> HeadObject(const OssEndpoint& endpoint,
                                         const protocol::Credentials& credentials,
@@ -57,8 +63,13 @@ class CurlOssClient final : public OssClient {
 
  private:
   explicit CurlOssClient(const Clock* clock) : clock_(clock) {}
+  CurlEasy AcquireHandle();
+  void ReleaseHandle(CurlEasy handle);
+
   const Clock* clock_;
   protocol::SigningKeyCache key_cache_;
+  absl::Mutex idle_mu_;
+  std::vector<CurlEasy> idle_ ABSL_GUARDED_BY(idle_mu_);
 };
 
 }  // namespace ossup::remote

@@ -369,6 +369,8 @@ curl_slist* HeaderList(const SignedCallback& cb) {
 
 Json RunCallbacks(const Common& c, const CallbackFlags& f) {
   std::vector<SignedCallback> callbacks = PrepareCallbacks(c, f);
+  // A marker for profilers: the setup is over, the measured phase starts.
+  std::cerr << "ossup-load: prepared " << callbacks.size() << " callbacks; sending" << std::endl;
   std::atomic<size_t> next{0};
   std::atomic<int64_t> errors{0};
   absl::Mutex mu;
