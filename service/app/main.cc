@@ -516,6 +516,8 @@ int Main(int argc, char** argv) {
   if (hub) hub->Stop();
   if (grpc_server)
     grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  // Queued creates answer through the gRPC service: finish them while it still exists.
+  creates.reset();
   if (http) http->Shutdown();
   // Finish queued callbacks and calls now, while the store, batcher and endpoint still exist.
   worker_pool.reset();

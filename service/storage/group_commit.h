@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <thread>
@@ -11,6 +12,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
 namespace ossup::storage {
@@ -58,7 +60,8 @@ class GroupCommit {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::UnavailableError("group commit is stopping");
     queue_.push_back(&item);
-    mu_.Await(absl::Condition(+[](Item* i) { return i->result.has_value(); }, &item));
+    mu_.Await(absl::Condition(
+        +[](Item* i) { return i->result.has_value(); }, &item));
     return *std::move(item.result);
   }
 
@@ -107,7 +110,13 @@ class GroupCommit {
         }
       }
       for (Item* item : batch) inputs.push_back(item->in);
-      absl::StatusOr<std::vector<absl::StatusOr<Out>>> results = commit_(inputs);
+      absl::StatusOr<std::vector<absl::StatusOr<Out>>> results =
+          absl::InternalError("group commit: not run");
+      try {
+        results = commit_(inputs);
+      } catch (const std::exception& e) {  // must not escape the thread: it would terminate
+        results = absl::InternalError(absl::StrCat("group commit: ", e.what()));
+      }
       if (results.ok() && results->size() != batch.size()) {
         results = absl::InternalError("group commit: one result per item expected");
       }

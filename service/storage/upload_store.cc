@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -317,9 +318,18 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> UploadStore::CreateMan
       " metadata jsonb, token text, request_id text, fingerprint text, create_us bigint,"
       " update_us bigint, expire_us bigint)"
       " ON CONFLICT DO NOTHING RETURNING id::text");
+  // Rows in one order for every batch (namespace, request id; arrival order within one): two
+  // concurrent batches that share request ids then wait on each other in the same order instead
+  // of deadlocking, and the first of two rows for one request id still wins.
+  std::vector<size_t> order(uploads.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return std::tie(uploads[a].ns, uploads[a].request_id) <
+           std::tie(uploads[b].ns, uploads[b].request_id);
+  });
   nlohmann::json rows = nlohmann::json::array();
   std::vector<size_t> batched;  // indexes of `uploads` in `rows`
-  for (size_t i = 0; i < uploads.size(); ++i) {
+  for (size_t i : order) {
     const Upload& u = uploads[i];
     if (!codec::IsCanonicalUuid(u.id) || u.state != UploadState::kPending) {
       results[i] = Create(u);  // answers with Create()'s own InvalidArgument
@@ -352,7 +362,7 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> UploadStore::CreateMan
   if (batched.empty()) return results;
   absl::flat_hash_set<std::string> inserted;
   const std::string payload = rows.dump();
-  OSSUP_RETURN_IF_ERROR(db_->WithConnection(
+  const absl::Status batch_status = db_->WithConnection(
       [&](pqxx::connection& conn) -> absl::Status {
         inserted.clear();
         pqxx::nontransaction tx(conn);  // autocommit: one statement, one commit for the batch
@@ -363,7 +373,12 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> UploadStore::CreateMan
       },
       // A retry after a broken connection finds its own committed rows as conflicts, which
       // Create() below recognizes by their callback token hash.
-      Database::OnBroken::kRetryOnce));
+      Database::OnBroken::kRetryOnce);
+  // The database is gone: every row fails alike. Any other failure of the batch statement (a
+  // deadlock or serialization error, say) must not fail unrelated creates: each row is settled
+  // on its own below, exactly as a lone Create().
+  if (absl::IsUnavailable(batch_status)) return batch_status;
+  if (!batch_status.ok()) inserted.clear();
   for (size_t i : batched) {
     results[i] = inserted.contains(uploads[i].id)
                      ? absl::StatusOr<CreateResult>(CreateResult{AsStored(uploads[i]), true})

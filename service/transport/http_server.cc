@@ -32,9 +32,12 @@ struct Shared {
   HttpServerOptions options;
   HttpHandler handler;
   std::atomic<size_t> connections{0};
-  // Requests handed to the handler whose answer is not written yet.
+  // Requests whose headers have arrived and whose answer is not written yet.
   std::atomic<int> in_flight{0};
   std::atomic<bool> draining{false};
+  // Set once the drain is over: a request parsed after that is not handed to the handler (its
+  // answer could no longer be written), the connection is closed instead.
+  std::atomic<bool> stopped{false};
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -45,7 +48,10 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto endpoint = stream_.socket().remote_endpoint(ec);
     if (!ec) peer_ = absl::StrCat(endpoint.address().to_string(), ":", endpoint.port());
   }
-  ~Session() { shared_->connections.fetch_sub(1); }
+  ~Session() {
+    Uncount();
+    shared_->connections.fetch_sub(1);
+  }
 
   void Start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
@@ -57,9 +63,22 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(static_cast<uint32_t>(shared_->options.max_header_bytes));
     parser_->body_limit(shared_->options.max_body_bytes);
     stream_.expires_after(ToChrono(shared_->options.read_timeout));
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+    // Headers first: from then on the request counts as in flight, so a drain waits for it.
+    http::async_read_header(
+        stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+          if (ec) return self->OnRead(ec);
+          self->counted_ = true;
+          self->shared_->in_flight.fetch_add(1);
+          http::async_read(self->stream_, self->buffer_, *self->parser_,
+                           [self](beast::error_code ec, size_t) { self->OnRead(ec); });
+        });
+  }
+
+  // Ends this request's share of in_flight (once; on this session's strand).
+  void Uncount() {
+    if (!counted_) return;
+    counted_ = false;
+    shared_->in_flight.fetch_sub(1);
   }
 
   void OnRead(beast::error_code ec) {
@@ -93,14 +112,16 @@ class Session : public std::enable_shared_from_this<Session> {
     const int version = req.version();
     // No read deadline while the handler works; the write gets its own.
     stream_.expires_never();
+    // Counted (above) before this check, and Stop() sets `stopped` before its last wait for
+    // in_flight: either the drain sees this request or this request sees the drain is over.
+    if (shared_->stopped.load()) return Close();
     auto self = shared_from_this();
-    shared_->in_flight.fetch_add(1);
     shared_->handler(std::move(request), [self, keep_alive, version](HttpResponse response) {
       net::post(self->stream_.get_executor(),
                 [self, keep_alive, version, response = std::move(response)]() mutable {
                   // While draining, every answer closes its connection.
                   const bool keep = keep_alive && !self->shared_->draining.load();
-                  self->Write(std::move(response), keep, version, /*handled=*/true);
+                  self->Write(std::move(response), keep, version);
                 });
     });
   }
@@ -113,7 +134,7 @@ class Session : public std::enable_shared_from_this<Session> {
     return r;
   }
 
-  void Write(HttpResponse response, bool keep_alive, int version, bool handled = false) {
+  void Write(HttpResponse response, bool keep_alive, int version) {
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(response.status), version);
     res->set(http::field::server, "ossup");
@@ -124,16 +145,16 @@ class Session : public std::enable_shared_from_this<Session> {
     // Always a Content-Length, never chunked: OSS requires it of callback answers.
     res->prepare_payload();
     stream_.expires_after(ToChrono(shared_->options.read_timeout));
-    http::async_write(
-        stream_, *res,
-        [self = shared_from_this(), res, keep_alive, handled](beast::error_code ec, size_t) {
-          if (handled) self->shared_->in_flight.fetch_sub(1);
-          if (ec || !keep_alive) return self->Close();
-          self->Read();
-        });
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
+                        self->Uncount();
+                        if (ec || !keep_alive) return self->Close();
+                        self->Read();
+                      });
   }
 
   void Close() {
+    Uncount();
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream_.socket().close(ignored);
@@ -145,6 +166,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string peer_;
   unsigned served_ = 0;
+  bool counted_ = false;  // this request is part of shared_->in_flight
 };
 
 class BeastHttpServer final : public HttpServer {
@@ -206,9 +228,14 @@ class BeastHttpServer final : public HttpServer {
     });
     closed->WaitForNotificationWithTimeout(absl::Seconds(1));
     const absl::Time deadline = absl::Now() + drain;
-    while (shared_->in_flight.load() > 0 && absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(5));
-    }
+    auto wait_for_quiet = [&] {
+      while (shared_->in_flight.load() > 0 && absl::Now() < deadline) {
+        absl::SleepFor(absl::Milliseconds(5));
+      }
+    };
+    wait_for_quiet();
+    shared_->stopped = true;
+    wait_for_quiet();  // a request counted just before `stopped` was set
     work_.reset();
     ioc_.stop();
     for (auto& t : threads_) t.join();
@@ -220,7 +247,8 @@ class BeastHttpServer final : public HttpServer {
 
   void Accept() {
     acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
-      if (ec == net::error::operation_aborted) return;
+      // Closed by Stop(): an accept that completed just before must not start another one.
+      if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
       if (!ec) {
         if (shared_->connections.fetch_add(1) >= shared_->options.max_connections) {
           shared_->connections.fetch_sub(1);

@@ -226,6 +226,20 @@ TEST_F(HttpServerTest, ShutdownAnswersRequestsInFlightThenCloses) {
   EXPECT_THAT(response, HasSubstr("Connection: close"));
 }
 
+TEST_F(HttpServerTest, ShutdownWaitsForARequestWhoseBodyIsStillArriving) {
+  StartServer();
+  RawClient client(server_->port());
+  client.Send("POST /async HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello");
+  absl::SleepFor(absl::Milliseconds(50));  // headers parsed, half the body in
+  std::thread stopper([this] { server_->Shutdown(); });
+  absl::SleepFor(absl::Milliseconds(100));
+  client.Send("world");
+  const std::string response = client.ReadResponse();
+  stopper.join();
+  EXPECT_THAT(response, HasSubstr("HTTP/1.1 200"));
+  EXPECT_THAT(response, HasSubstr(R"("bytes":10)"));
+}
+
 TEST_F(HttpServerTest, ShutdownDoesNotWaitPastTheDrainTimeout) {
   HttpServerOptions options;
   options.drain_timeout = absl::Milliseconds(50);
