@@ -539,7 +539,9 @@ Json RunStreams(const Common& c, const CallbackFlags& f, int streams, int servic
   const absl::Time open_deadline = opening + absl::Seconds(120);
   while (started < streams && absl::Now() < open_deadline) absl::SleepFor(absl::Milliseconds(10));
   const double open_s = absl::ToDoubleSeconds(absl::Now() - opening);
-  absl::SleepFor(absl::Seconds(1));  // let allocations settle before reading RSS
+  // A marker for profilers, then time to attach before the event is sent.
+  std::cerr << "ossup-load: " << started.load() << " streams live" << std::endl;
+  absl::SleepFor(absl::Seconds(2));  // also lets allocations settle before reading RSS
   const int64_t rss_with_streams = RssKb(service_pid);
   CURL* h = curl_easy_init();
   curl_slist* headers = HeaderList(callbacks[0]);
@@ -569,6 +571,9 @@ Json RunStreams(const Common& c, const CallbackFlags& f, int streams, int servic
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As in the service: Debian's Abseil keeps Mutex deadlock detection on, and gRPC's locks are
+  // Abseil mutexes; the load generator must not spend the shared cores on it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   CLI::App app("ossup-load: load generator of the service benchmarks", "ossup-load");
   app.require_subcommand(1);
