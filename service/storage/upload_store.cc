@@ -307,16 +307,17 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> UploadStore::CreateMan
       "INSERT INTO uploads (id, namespace, subject, state, bucket, object_key, content_types,"
       " min_size, max_size, metadata, callback_token_sha256, request_id, request_fingerprint,"
       " create_time, update_time, expire_time)"
-      " SELECT r.id, r.ns, r.subject, r.state, r.bucket, r.object_key,"
+      " SELECT r.id, r.namespace, r.subject, r.state, r.bucket, r.object_key,"
       " ARRAY(SELECT jsonb_array_elements_text(r.content_types)), r.min_size, r.max_size,"
-      " r.metadata, decode(r.token, 'hex'), r.request_id, decode(r.fingerprint, 'hex'),"
-      " timestamptz 'epoch' + r.create_us * interval '1 microsecond',"
-      " timestamptz 'epoch' + r.update_us * interval '1 microsecond',"
-      " timestamptz 'epoch' + r.expire_us * interval '1 microsecond'"
-      " FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, ns text, subject text, state smallint,"
-      " bucket text, object_key text, content_types jsonb, min_size bigint, max_size bigint,"
-      " metadata jsonb, token text, request_id text, fingerprint text, create_us bigint,"
-      " update_us bigint, expire_us bigint)"
+      " r.metadata, decode(r.token, 'hex'), NULLIF(r.request_id, ''),"
+      " decode(r.fingerprint, 'hex'),"
+      " timestamptz 'epoch' + r.create_time * interval '1 microsecond',"
+      " timestamptz 'epoch' + r.update_time * interval '1 microsecond',"
+      " timestamptz 'epoch' + r.expire_time * interval '1 microsecond'"
+      " FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, namespace text, subject text,"
+      " state smallint, bucket text, object_key text, content_types jsonb, min_size bigint,"
+      " max_size bigint, metadata jsonb, token text, request_id text, fingerprint text,"
+      " create_time bigint, update_time bigint, expire_time bigint)"
       " ON CONFLICT DO NOTHING RETURNING id::text");
   // Rows in one order for every batch (namespace, request id; arrival order within one): two
   // concurrent batches that share request ids then wait on each other in the same order instead
@@ -335,28 +336,13 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> UploadStore::CreateMan
       results[i] = Create(u);  // answers with Create()'s own InvalidArgument
       continue;
     }
-    nlohmann::json metadata = nlohmann::json::object();
-    for (const auto& [k, v] : u.metadata) metadata[k] = v;
-    rows.push_back(
-        {{"id", u.id},
-         {"ns", u.ns},
-         {"subject", u.subject},
-         {"state", static_cast<int>(u.state)},
-         {"bucket", u.bucket},
-         {"object_key", u.object_key},
-         {"content_types", u.content_types},
-         {"min_size", u.min_size},
-         {"max_size", u.max_size},
-         {"metadata", std::move(metadata)},
-         {"token", absl::BytesToHexString(u.callback_token_sha256)},
-         {"request_id",
-          u.request_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(u.request_id)},
-         {"fingerprint", u.request_fingerprint.empty()
+    // The event log's snapshot of an upload (codec::UploadToJson), plus the two hashes it omits.
+    nlohmann::json row = codec::UploadToJson(u);
+    row["token"] = absl::BytesToHexString(u.callback_token_sha256);
+    row["fingerprint"] = u.request_fingerprint.empty()
                              ? nlohmann::json(nullptr)
-                             : nlohmann::json(absl::BytesToHexString(u.request_fingerprint))},
-         {"create_us", codec::ToMicros(u.create_time)},
-         {"update_us", codec::ToMicros(u.update_time)},
-         {"expire_us", codec::ToMicros(u.expire_time)}});
+                             : nlohmann::json(absl::BytesToHexString(u.request_fingerprint));
+    rows.push_back(std::move(row));
     batched.push_back(i);
   }
   if (batched.empty()) return results;
