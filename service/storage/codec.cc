@@ -133,14 +133,26 @@ nlohmann::json UploadToJson(const domain::Upload& u) {
       {"expire_time", ToMicros(u.expire_time)},
       {"rejection_reason", u.rejection_reason},
   };
-  if (u.object.has_value()) {
-    j["object"] = {{"bucket", u.object->bucket},
-                   {"key", u.object->key},
-                   {"size", u.object->size},
-                   {"content_type", u.object->content_type},
-                   {"etag", u.object->etag}};
-  }
+  if (u.object.has_value()) j["object"] = ObjectToJson(*u.object);
   return j;
+}
+
+nlohmann::json ObjectToJson(const domain::ObjectInfo& o) {
+  return {{"bucket", o.bucket},
+          {"key", o.key},
+          {"size", o.size},
+          {"content_type", o.content_type},
+          {"etag", o.etag}};
+}
+
+domain::ObjectInfo ObjectFromJson(const nlohmann::json& j) {
+  return domain::ObjectInfo{
+      .bucket = j.at("bucket").get<std::string>(),
+      .key = j.at("key").get<std::string>(),
+      .size = j.at("size").get<int64_t>(),
+      .content_type = j.at("content_type").get<std::string>(),
+      .etag = j.at("etag").get<std::string>(),
+  };
 }
 
 domain::Upload UploadFromJson(const nlohmann::json& j) {
@@ -161,15 +173,7 @@ domain::Upload UploadFromJson(const nlohmann::json& j) {
   u.update_time = FromMicros(j.at("update_time").get<int64_t>());
   u.expire_time = FromMicros(j.at("expire_time").get<int64_t>());
   u.rejection_reason = j.at("rejection_reason").get<std::string>();
-  if (auto it = j.find("object"); it != j.end() && it->is_object()) {
-    u.object = domain::ObjectInfo{
-        .bucket = it->at("bucket").get<std::string>(),
-        .key = it->at("key").get<std::string>(),
-        .size = it->at("size").get<int64_t>(),
-        .content_type = it->at("content_type").get<std::string>(),
-        .etag = it->at("etag").get<std::string>(),
-    };
-  }
+  if (auto it = j.find("object"); it != j.end() && it->is_object()) u.object = ObjectFromJson(*it);
   return u;
 }
 

@@ -35,6 +35,9 @@ domain::Upload UploadFromRow(const pqxx::row& row);
 
 // The upload snapshot stored in events. Omits the callback token hash and request fingerprint.
 nlohmann::json UploadToJson(const domain::Upload& upload);
+// The reported object as the event snapshot stores it ("bucket", "key", "size", ...).
+nlohmann::json ObjectToJson(const domain::ObjectInfo& object);
+domain::ObjectInfo ObjectFromJson(const nlohmann::json& json);
 domain::Upload UploadFromJson(const nlohmann::json& json);
 
 }  // namespace ossup::storage::codec

@@ -554,11 +554,8 @@ absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>> UploadStore::Apply
           absl::StrCat("{", absl::StrJoin(decided, ","), "}"),
           static_cast<int>(EventType::kLateCallback));
       for (const auto& row : earlier) {
-        const nlohmann::json o = nlohmann::json::parse(row[1].c_str());
         late_objects[row[0].as<std::string>()].push_back(
-            ObjectInfo{o.at("bucket").get<std::string>(), o.at("key").get<std::string>(),
-                       o.at("size").get<int64_t>(), o.at("content_type").get<std::string>(),
-                       o.at("etag").get<std::string>()});
+            codec::ObjectFromJson(nlohmann::json::parse(row[1].c_str())));
       }
     }
     std::vector<PendingEvent> events;
@@ -581,14 +578,11 @@ absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>> UploadStore::Apply
       nlohmann::json values = nlohmann::json::array();
       for (const std::string& id : changed) {
         const Upload& u = rows.at(id);
-        values.push_back({{"id", u.id},
-                          {"state", static_cast<int>(u.state)},
-                          {"bucket", u.object->bucket},
-                          {"key", u.object->key},
-                          {"size", u.object->size},
-                          {"content_type", u.object->content_type},
-                          {"etag", u.object->etag},
-                          {"rejection_reason", u.rejection_reason}});
+        nlohmann::json value = codec::ObjectToJson(*u.object);
+        value["id"] = u.id;
+        value["state"] = static_cast<int>(u.state);
+        value["rejection_reason"] = u.rejection_reason;
+        values.push_back(std::move(value));
       }
       ExecPrepared(txn, "ossup_record_callbacks", *kUpdate, values.dump(), codec::ToMicros(now));
     }
