@@ -1,5 +1,7 @@
 #include "service/transport/grpc_upload_service.h"
 
+#include <google/protobuf/util/time_util.h>
+
 #include <algorithm>
 #include <atomic>
 #include <memory>
@@ -31,7 +33,14 @@ void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<int32_t>(rem * 1000));
 }
 
-absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
+// A client's Timestamp, within the range the proto defines (years 1-9999, nanos 0..999999999).
+absl::StatusOr<absl::Time> FromTimestamp(absl::string_view field,
+                                         const google::protobuf::Timestamp& ts) {
+  using google::protobuf::util::TimeUtil;
+  if (ts.seconds() < TimeUtil::kTimestampMinSeconds ||
+      ts.seconds() > TimeUtil::kTimestampMaxSeconds || ts.nanos() < 0 || ts.nanos() > 999'999'999) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": not a valid timestamp"));
+  }
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
@@ -355,22 +364,25 @@ grpc::ServerUnaryReactor* UploadServiceImpl::RunUnaryAsync(
     metrics_.CountCall(method, answer.error_code(), &start_time);
     reactor->Finish(answer);
   };
-  absl::StatusOr<std::shared_ptr<const domain::Caller>> caller = Authenticate(ctx);
-  if (!caller.ok()) {
-    finish(caller.status());
+  absl::StatusOr<std::string> authorized = AuthorizeNamespace(ctx, ns_field, std::move(ns));
+  if (!authorized.ok()) {
+    finish(authorized.status());
     return reactor;
   }
-  if (!ns.ok()) {
-    finish(ns.status());
-    return reactor;
-  }
-  if (!(*caller)->MayUse(*ns)) {
-    finish(absl::PermissionDeniedError(absl::StrCat(ns_field, ": caller '", (*caller)->name,
-                                                    "' may not use namespace '", *ns, "'")));
-    return reactor;
-  }
-  start(*ns, std::move(finish));
+  start(*authorized, std::move(finish));
   return reactor;
+}
+
+absl::StatusOr<std::string> UploadServiceImpl::AuthorizeNamespace(
+    grpc::CallbackServerContext* ctx, absl::string_view ns_field,
+    absl::StatusOr<std::string> ns) const {
+  OSSUP_ASSIGN_OR_RETURN(std::shared_ptr<const domain::Caller> caller, Authenticate(ctx));
+  if (!ns.ok()) return ns.status();
+  if (!caller->MayUse(*ns)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(ns_field, ": caller '", caller->name, "' may not use namespace '", *ns, "'"));
+  }
+  return ns;
 }
 
 grpc::ServerUnaryReactor* UploadServiceImpl::RunUnary(
@@ -401,6 +413,15 @@ absl::StatusOr<domain::Upload> UploadServiceImpl::PrepareCreate(
   in.min_size = request.constraints().min_size();
   in.max_size = request.constraints().max_size();
   if (request.has_ttl()) {
+    using google::protobuf::util::TimeUtil;
+    const auto& ttl = request.ttl();
+    // The proto's range; seconds and nanos must not disagree in sign.
+    if (ttl.seconds() < TimeUtil::kDurationMinSeconds ||
+        ttl.seconds() > TimeUtil::kDurationMaxSeconds || ttl.nanos() <= -1'000'000'000 ||
+        ttl.nanos() >= 1'000'000'000 || (ttl.seconds() > 0 && ttl.nanos() < 0) ||
+        (ttl.seconds() < 0 && ttl.nanos() > 0)) {
+      return absl::InvalidArgumentError("ttl: not a valid duration");
+    }
     in.ttl = absl::Seconds(request.ttl().seconds()) + absl::Nanoseconds(request.ttl().nanos());
   }
   for (const auto& [k, v] : request.metadata()) in.metadata.emplace_back(k, v);
@@ -486,35 +507,42 @@ grpc::ServerUnaryReactor* UploadServiceImpl::GetUpload(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* UploadServiceImpl::ListUploads(grpc::CallbackServerContext* ctx,
                                                          const v1::ListUploadsRequest* request,
                                                          v1::ListUploadsResponse* response) {
-  return RunUnary("ListUploads", ctx, "parent", ParseParent("parent", request->parent()),
-                  [this, request, response](const std::string& ns) -> absl::Status {
-                    if (request->page_size() < 0) {
-                      return absl::InvalidArgumentError("page_size: must not be negative");
-                    }
-                    const int page_size = request->page_size() == 0
-                                              ? kDefaultPageSize
-                                              : std::min(request->page_size(), kMaxPageSize);
-                    OSSUP_RETURN_IF_ERROR(CheckSubjectFilter(request->subject()));
-                    storage::ListFilter filter;
-                    filter.subject = request->subject();
-                    for (int s : request->states()) {
-                      OSSUP_ASSIGN_OR_RETURN(domain::UploadState state, FromProtoState(s));
-                      filter.states.push_back(state);
-                    }
-                    if (request->has_create_time_after()) {
-                      filter.create_time_after = FromTimestamp(request->create_time_after());
-                    }
-                    if (request->has_create_time_before()) {
-                      filter.create_time_before = FromTimestamp(request->create_time_before());
-                    }
-                    OSSUP_ASSIGN_OR_RETURN(
-                        storage::ListResult page,
-                        deps_.store->List(ns, filter, page_size, request->page_token()));
-                    for (const auto& u : page.uploads) ToProto(u, response->add_uploads());
-                    response->set_next_page_token(page.next_page_token);
-                    response->set_event_sequence(page.event_sequence);
-                    return absl::OkStatus();
-                  });
+  return RunUnary(
+      "ListUploads", ctx, "parent", ParseParent("parent", request->parent()),
+      [this, request, response](const std::string& ns) -> absl::Status {
+        if (request->page_size() < 0) {
+          return absl::InvalidArgumentError("page_size: must not be negative");
+        }
+        const int page_size = request->page_size() == 0
+                                  ? kDefaultPageSize
+                                  : std::min(request->page_size(), kMaxPageSize);
+        OSSUP_RETURN_IF_ERROR(CheckSubjectFilter(request->subject()));
+        storage::ListFilter filter;
+        filter.subject = request->subject();
+        // Five states exist; more entries can only be repeats.
+        if (request->states_size() > 16) {
+          return absl::InvalidArgumentError("states: at most 16 entries");
+        }
+        for (int s : request->states()) {
+          OSSUP_ASSIGN_OR_RETURN(domain::UploadState state, FromProtoState(s));
+          filter.states.push_back(state);
+        }
+        if (request->has_create_time_after()) {
+          OSSUP_ASSIGN_OR_RETURN(filter.create_time_after,
+                                 FromTimestamp("create_time_after", request->create_time_after()));
+        }
+        if (request->has_create_time_before()) {
+          OSSUP_ASSIGN_OR_RETURN(
+              filter.create_time_before,
+              FromTimestamp("create_time_before", request->create_time_before()));
+        }
+        OSSUP_ASSIGN_OR_RETURN(storage::ListResult page,
+                               deps_.store->List(ns, filter, page_size, request->page_token()));
+        for (const auto& u : page.uploads) ToProto(u, response->add_uploads());
+        response->set_next_page_token(page.next_page_token);
+        response->set_event_sequence(page.event_sequence);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* UploadServiceImpl::CancelUpload(grpc::CallbackServerContext* ctx,
@@ -542,14 +570,9 @@ grpc::ServerWriteReactor<v1::UploadEvent>* UploadServiceImpl::WatchUploads(
     };
     return new Failed(ToGrpcStatus(status));
   };
-  absl::StatusOr<std::shared_ptr<const domain::Caller>> caller = Authenticate(ctx);
-  if (!caller.ok()) return fail(caller.status());
-  absl::StatusOr<std::string> ns = ParseParent("parent", request->parent());
+  absl::StatusOr<std::string> ns =
+      AuthorizeNamespace(ctx, "parent", ParseParent("parent", request->parent()));
   if (!ns.ok()) return fail(ns.status());
-  if (!(*caller)->MayUse(*ns)) {
-    return fail(absl::PermissionDeniedError(
-        absl::StrCat("parent: caller '", (*caller)->name, "' may not use namespace '", *ns, "'")));
-  }
   events::SubscriptionFilter filter;
   filter.ns = *ns;
   if (absl::Status st = CheckSubjectFilter(request->subject()); !st.ok()) return fail(st);

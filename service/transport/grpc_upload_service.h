@@ -85,6 +85,11 @@ class UploadServiceImpl final : public ossup::upload::v1::UploadService::Callbac
       absl::StatusOr<std::string> ns, std::function<void(const std::string& ns, Done done)> start);
   absl::StatusOr<std::shared_ptr<const domain::Caller>> Authenticate(
       grpc::CallbackServerContext* ctx) const;
+  // Authenticates the call and checks that the caller may use `ns` (parsed from `ns_field`):
+  // the namespace, or the error to answer with.
+  absl::StatusOr<std::string> AuthorizeNamespace(grpc::CallbackServerContext* ctx,
+                                                 absl::string_view ns_field,
+                                                 absl::StatusOr<std::string> ns) const;
 
   absl::Status DoCreate(const ossup::upload::v1::CreateUploadRequest& request,
                         const std::string& ns, ossup::upload::v1::CreateUploadResponse* response);

@@ -79,6 +79,14 @@ async function main() {
     const badSize = await call(client, 'CreateUpload', { ...create, request_id: '', constraints: { max_size: 0 } });
     check('bad input: INVALID_ARGUMENT naming the field', badSize.err?.code === grpc.status.INVALID_ARGUMENT
           && badSize.err.details.startsWith('constraints.max_size'), badSize.err?.details);
+    const badTtl = await call(client, 'CreateUpload', { ...create, request_id: '', ttl: { seconds: 60, nanos: 2e9 } });
+    check('a ttl outside the Duration range: INVALID_ARGUMENT', badTtl.err?.code === grpc.status.INVALID_ARGUMENT
+          && badTtl.err.details.startsWith('ttl'), badTtl.err?.details);
+    const badTime = await call(client, 'ListUploads', { parent: 'namespaces/acme', create_time_after: { seconds: '999999999999999' } });
+    check('a timestamp past year 9999: INVALID_ARGUMENT', badTime.err?.code === grpc.status.INVALID_ARGUMENT
+          && badTime.err.details.startsWith('create_time_after'), badTime.err?.details);
+    const manyStates = await call(client, 'ListUploads', { parent: 'namespaces/acme', states: Array(17).fill('PENDING') });
+    check('more than 16 states: INVALID_ARGUMENT', manyStates.err?.code === grpc.status.INVALID_ARGUMENT, manyStates.err?.details);
 
     // 3. The browser-side POST; OSS (the emulator) calls back; the service records it.
     const oversize = await postForm(c1.res.form, Buffer.alloc(2048, 1), 'image/png');
