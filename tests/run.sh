@@ -15,6 +15,7 @@ scripts/install-deps.sh
 NODE_PATH="$(scripts/npm-deps.sh)"
 export NODE_PATH
 export OSSUP_REQUIRE_ORACLE=1  # under this script, a missing oracle is a failure, not a skip
+export OSSUP_REQUIRE_DB=1      # and so is a database test without DATABASE_URL
 
 step "build (RelWithDebInfo)"
 scripts/build.sh release

@@ -38,7 +38,15 @@ absl::StatusOr<pqxx::result> QueryOnce(const std::string& dsn, const std::string
 
 std::unique_ptr<ScratchDatabase> ScratchDatabase::Create() {
   const char* url = std::getenv("DATABASE_URL");
-  if (url == nullptr || *url == '\0') return nullptr;
+  if (url == nullptr || *url == '\0') {
+    // Callers skip when there is no database; tests/run.sh starts one, so there a missing URL
+    // is a failure rather than a quiet skip.
+    const char* required = std::getenv("OSSUP_REQUIRE_DB");
+    if (required != nullptr && std::string(required) == "1") {
+      ADD_FAILURE() << "DATABASE_URL is not set but OSSUP_REQUIRE_DB=1";
+    }
+    return nullptr;
+  }
   absl::BitGen gen;
   const std::string name = absl::StrFormat("ossup_test_%016x", absl::Uniform<uint64_t>(gen));
   absl::Status status =

@@ -18,11 +18,12 @@ function loadOrSkip(name) {
   }
 }
 
-// Exits 77 (skip) when DATABASE_URL is not set.
+// Exits 77 (skip) when DATABASE_URL is not set; 1 under tests/run.sh (OSSUP_REQUIRE_DB=1).
 function requireDatabaseOrSkip() {
   if (!process.env.DATABASE_URL) {
-    console.log('SKIP: DATABASE_URL is not set');
-    process.exit(77);
+    const required = process.env.OSSUP_REQUIRE_DB === '1';
+    console.log(`${required ? 'FAIL' : 'SKIP'}: DATABASE_URL is not set`);
+    process.exit(required ? 1 : 77);
   }
 }
 
