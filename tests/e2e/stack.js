@@ -23,11 +23,13 @@ function freePort() {
   });
 }
 
-// Starts a process and resolves once stdout printed every line matching `patterns`.
-function startProcess(name, cmd, args, patterns, logFile) {
+// Starts a process and resolves once stdout printed every line matching `patterns` (each with
+// one numeric group, e.g. a port). `env` replaces the environment when given.
+function startProcess(name, cmd, args, patterns, logFile, env = process.env) {
   return new Promise((resolve, reject) => {
     const log = fs.openSync(logFile, 'a');
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', log] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', log], env });
+    child.on('error', (err) => reject(new Error(`${name}: cannot start ${cmd}: ${err.message}`)));
     const found = {};
     let out = '';
     const timer = setTimeout(() => {
@@ -54,7 +56,7 @@ function startProcess(name, cmd, args, patterns, logFile) {
 
 function stopProcess(child) {
   return new Promise((resolve) => {
-    if (!child || child.exitCode !== null) return resolve();
+    if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
     child.removeAllListeners('exit');
     child.on('exit', () => resolve());
     child.kill('SIGTERM');
@@ -139,8 +141,16 @@ async function startStack(options = {}) {
              httpUrl: `http://127.0.0.1:${started.ports.http}` };
   };
   const services = [];
-  for (let i = 0; i < (options.replicas || 1); i++) {
-    services.push(await startService(await writeServiceConfig(i)));
+  try {
+    for (let i = 0; i < (options.replicas || 1); i++) {
+      services.push(await startService(await writeServiceConfig(i)));
+    }
+  } catch (err) {
+    // Leave nothing behind: started replicas, the emulator, the database; the logs stay.
+    for (const svc of services) await stopProcess(svc.child);
+    await stopProcess(emulator.child);
+    try { execFileSync('psql', [databaseUrl, '-q', '-c', `DROP DATABASE ${dbName}`]); } catch (e) { /* best effort */ }
+    throw err;
   }
 
   return {
@@ -198,4 +208,4 @@ async function postForm(form, fileBytes, fileType, clientValues = {}, overrides 
   return { status: res.status, body: await res.text() };
 }
 
-module.exports = { startStack, uploadClient, postForm, stopProcess, ROOT };
+module.exports = { startStack, uploadClient, postForm, startProcess, stopProcess, ROOT };

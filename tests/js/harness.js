@@ -8,23 +8,24 @@ function loadOrSkip(name) {
   try {
     return require(name);
   } catch (err) {
-    const msg = `cannot load '${name}' (${err.code}); run scripts/npm-deps.sh and set NODE_PATH`;
-    if (process.env.OSSUP_REQUIRE_ORACLE === '1') {
-      console.error(`FAIL: ${msg}`);
-      process.exit(1);
-    }
-    console.log(`SKIP: ${msg}`);
-    process.exit(77);
+    return skipOrFail(`cannot load '${name}' (${err.code}); run scripts/npm-deps.sh and set NODE_PATH`);
   }
+}
+
+// Exits 77 (ctest skip) with `msg`, or 1 when the environment variable `required` is '1'
+// (tests/run.sh sets them: there, what a test needs must be present).
+function skipOrFail(msg, required = 'OSSUP_REQUIRE_ORACLE') {
+  if (process.env[required] === '1') {
+    console.log(`FAIL: ${msg}`);
+    process.exit(1);
+  }
+  console.log(`SKIP: ${msg}`);
+  process.exit(77);
 }
 
 // Exits 77 (skip) when DATABASE_URL is not set; 1 under tests/run.sh (OSSUP_REQUIRE_DB=1).
 function requireDatabaseOrSkip() {
-  if (!process.env.DATABASE_URL) {
-    const required = process.env.OSSUP_REQUIRE_DB === '1';
-    console.log(`${required ? 'FAIL' : 'SKIP'}: DATABASE_URL is not set`);
-    process.exit(required ? 1 : 77);
-  }
+  if (!process.env.DATABASE_URL) skipOrFail('DATABASE_URL is not set', 'OSSUP_REQUIRE_DB');
 }
 
 // A tally of named checks: check(name, ok, detail), fail(detail), finish() prints the closing
@@ -54,4 +55,4 @@ function tally(label) {
   };
 }
 
-module.exports = { loadOrSkip, requireDatabaseOrSkip, tally };
+module.exports = { loadOrSkip, requireDatabaseOrSkip, skipOrFail, tally };

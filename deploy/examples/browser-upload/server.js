@@ -82,8 +82,16 @@ app.post('/api/login', (req, res) => {
 // Authorizes one upload for the signed-in user. The limits are this backend's policy, not what the
 // page claims: OSS enforces them because they are bound into the signed form.
 app.post('/api/uploads', requireUser, async (req, res) => {
-  const fileName = String((req.body && req.body.fileName) || 'file');
-  const contentType = String((req.body && req.body.contentType) || 'application/octet-stream');
+  const body = req.body || {};
+  const fileName = body.fileName === undefined ? 'file' : body.fileName;
+  const contentType = body.contentType || 'application/octet-stream';
+  // The page is untrusted: refuse what no browser would send rather than pass it on.
+  if (typeof fileName !== 'string' || fileName.length < 1 || fileName.length > 255) {
+    return res.status(400).json({ error: 'fileName: a string of 1-255 characters' });
+  }
+  if (typeof contentType !== 'string' || !/^[\w.+-]{1,64}\/[\w.+-]{1,64}$/.test(contentType)) {
+    return res.status(400).json({ error: 'contentType: a media type such as image/png' });
+  }
   try {
     const created = await unary('CreateUpload', {
       parent: PARENT,
@@ -104,9 +112,11 @@ app.post('/api/uploads', requireUser, async (req, res) => {
 // The signed-in user's upload events as Server-Sent Events. The SSE id is the event sequence, so
 // a browser that reconnects (EventSource does, with Last-Event-ID) resumes without a gap.
 app.get('/api/events', requireUser, async (req, res) => {
-  let after = Number(req.headers['last-event-id']);
+  // Only a sequence number resumes; anything else (absent, empty, junk) starts from now.
+  const lastId = String(req.headers['last-event-id'] || '');
+  let after = /^\d{1,15}$/.test(lastId) ? Number(lastId) : -1;
   try {
-    if (!Number.isSafeInteger(after) || after < 0) {
+    if (after < 0) {
       // Pin "from now" to a sequence, so this stream and any resumption miss nothing.
       after = Number((await unary('ListUploads', { parent: PARENT, pageSize: 1 })).eventSequence);
     }
@@ -117,6 +127,7 @@ app.get('/api/events', requireUser, async (req, res) => {
   res.write(`retry: 1000\nevent: ready\ndata: ${JSON.stringify({ after: String(after) })}\n\n`);
   const call = uploads.WatchUploads({ parent: PARENT, subject: req.user, afterSequence: String(after) }, metadata());
   call.on('data', (event) => res.write(`id: ${event.sequence}\nevent: upload\ndata: ${readable(event)}\n\n`));
+  call.on('end', () => res.end());  // a clean end: the browser reconnects with Last-Event-ID
   call.on('error', (err) => {
     if (err.code !== grpc.status.CANCELLED) res.write(`event: failure\ndata: ${JSON.stringify({ error: err.details })}\n\n`);
     res.end();  // the browser reconnects with Last-Event-ID
