@@ -11,23 +11,20 @@
 #include "absl/strings/strip.h"
 
 namespace ossup::client {
-namespace {
 
-constexpr size_t kMaxPemBytes = 1 << 20;
-
-absl::StatusOr<std::string> ReadSmallFile(const std::string& what, const std::string& path) {
+absl::StatusOr<std::string> ReadSmallFile(const std::string& what, const std::string& path,
+                                          size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(what, ": cannot read ", path));
-  std::ostringstream s;
-  s << in.rdbuf();
-  std::string data = s.str();
-  if (data.size() > kMaxPemBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": ", path, " is larger than 1 MiB"));
+  std::string data(max_bytes + 1, '\0');
+  in.read(data.data(), static_cast<std::streamsize>(data.size()));
+  data.resize(static_cast<size_t>(in.gcount()));
+  if (data.size() > max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": ", path, " is larger than ", max_bytes, " bytes"));
   }
   return data;
 }
-
-}  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(const ConnectionOptions& options) {
   if (options.target.empty()) return absl::InvalidArgumentError("target: required");

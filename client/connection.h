@@ -40,6 +40,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(const ConnectionOptio
 absl::StatusOr<std::string> ResolveToken(const std::string& flag_value,
                                          const std::string& flag_file);
 
+// The whole file at `path` if it holds at most `max_bytes`; NOT_FOUND naming `what` when it
+// cannot be read, INVALID_ARGUMENT when it is larger (never reading more than max_bytes + 1).
+absl::StatusOr<std::string> ReadSmallFile(const std::string& what, const std::string& path,
+                                          size_t max_bytes = size_t{1} << 20);
+
 }  // namespace ossup::client
 
 #endif  // OSSUP_CLIENT_CONNECTION_H_

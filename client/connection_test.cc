@@ -53,6 +53,15 @@ TEST_F(ResolveTokenTest, RefusesBytesGrpcWouldAbortOn) {
   EXPECT_EQ(ResolveToken("", "/nonexistent/token").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(ResolveTokenTest, ReadSmallFileReadsNoMoreThanItsLimit) {
+  const std::string file = WriteFile("0123456789");
+  EXPECT_EQ(*ReadSmallFile("f", file, 10), "0123456789");
+  absl::StatusOr<std::string> big = ReadSmallFile("f", file, 9);
+  EXPECT_EQ(big.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(big.status().message().find("larger than 9 bytes"), absl::string_view::npos);
+  EXPECT_EQ(ReadSmallFile("f", "/nonexistent/x", 9).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST(OpenChannelTest, ChecksFilesAndPairsUpFront) {
   ConnectionOptions o;
   EXPECT_EQ(OpenChannel(o).status().code(), absl::StatusCode::kInvalidArgument);  // no target

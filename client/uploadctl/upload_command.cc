@@ -12,8 +12,10 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -53,18 +55,21 @@ std::string GuessContentType(const std::string& path) {
   if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) {
     return "application/octet-stream";
   }
-  const std::string ext = absl::AsciiStrToLower(path.substr(dot + 1));
-  std::ifstream in("/etc/mime.types");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::vector<std::string> words =
-        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-    for (size_t i = 1; i < words.size(); ++i) {
-      if (words[i] == ext) return words[0];
+  // Read once per process, not once per file (upload -j runs many).
+  static const auto* const kTypes = [] {
+    auto* types = new absl::flat_hash_map<std::string, std::string>();
+    std::ifstream in("/etc/mime.types");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty() || line[0] == '#') continue;
+      std::vector<std::string> words =
+          absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+      for (size_t i = 1; i < words.size(); ++i) types->emplace(words[i], words[0]);
     }
-  }
-  return "application/octet-stream";
+    return types;
+  }();
+  auto it = kTypes->find(absl::AsciiStrToLower(path.substr(dot + 1)));
+  return it == kTypes->end() ? "application/octet-stream" : it->second;
 }
 
 std::string BaseName(const std::string& path) {
@@ -81,16 +86,26 @@ struct FileResult {
   client::OssError oss_error;
 };
 
+// What Upload() parsed once from the flags, for every file.
+struct UploadSettings {
+  std::string parent;
+  google::protobuf::Map<std::string, std::string> metadata;
+  absl::Duration wait;
+  absl::Duration stall;
+  absl::Duration ttl = absl::ZeroDuration();  // zero: the service's default
+};
+
 class Uploader {
  public:
-  Uploader(const GlobalFlags& g, const UploadFlags& f, const client::UploadClient& client,
-           std::string parent, absl::Duration wait, absl::Duration stall, Progress* progress)
-      : g_(g),
-        f_(f),
+  Uploader(const UploadFlags& f, UploadSettings settings, const client::UploadClient& client,
+           Progress* progress)
+      : f_(f),
         client_(client),
-        parent_(std::move(parent)),
-        wait_(wait),
-        stall_(stall),
+        parent_(std::move(settings.parent)),
+        metadata_(std::move(settings.metadata)),
+        wait_(settings.wait),
+        stall_(settings.stall),
+        ttl_(settings.ttl),
         progress_(progress) {}
 
   FileResult Run(const std::string& path) {
@@ -118,7 +133,7 @@ class Uploader {
     c->add_content_types(content_type);
     c->set_min_size(f_.min_size);
     c->set_max_size(f_.max_size > 0 ? f_.max_size : std::max<int64_t>(size, 1));
-    (void)ParseMetadataFlags(f_.metadata, request.mutable_metadata());  // checked in Upload()
+    *request.mutable_metadata() = metadata_;
     request.set_bucket(f_.bucket);
     if (ttl_ > absl::ZeroDuration()) request.mutable_ttl()->set_seconds(absl::ToInt64Seconds(ttl_));
 
@@ -189,8 +204,6 @@ class Uploader {
     }
     return AwaitEvent(name, *before, std::move(r));
   }
-
-  void set_ttl(absl::Duration ttl) { ttl_ = ttl; }
 
  private:
   FileResult ServiceFailure(FileResult& r, const char* call, const absl::Status& status) {
@@ -281,14 +294,14 @@ class Uploader {
     return r;
   }
 
-  const GlobalFlags& g_;
   const UploadFlags& f_;
   const client::UploadClient& client_;
   const std::string parent_;
+  const google::protobuf::Map<std::string, std::string> metadata_;
   const absl::Duration wait_;
   const absl::Duration stall_;
+  const absl::Duration ttl_;
   Progress* const progress_;
-  absl::Duration ttl_ = absl::ZeroDuration();
 };
 
 std::string ResultJson(const std::string& path, const FileResult& r) {
@@ -314,22 +327,21 @@ int Upload(const GlobalFlags& g, const UploadFlags& f) {
   if (!f.key.empty() && f.files.size() != 1) {
     return UsageError("upload", absl::InvalidArgumentError("--key takes exactly one FILE"));
   }
-  google::protobuf::Map<std::string, std::string> metadata;
-  if (absl::Status st = ParseMetadataFlags(f.metadata, &metadata); !st.ok()) {
+  UploadSettings settings;
+  settings.parent = *parent;
+  if (absl::Status st = ParseMetadataFlags(f.metadata, &settings.metadata); !st.ok()) {
     return UsageError("upload", st);
   }
-  absl::Duration durations[4];
-  const std::pair<const char*, const std::string*> duration_flags[] = {
-      {"--wait-timeout", &f.wait_timeout},
-      {"--stall-timeout", &f.stall_timeout},
-      {"--progress-interval", &f.progress_interval},
-      {"--ttl", &f.ttl}};
-  for (int i = 0; i < 4; ++i) {
-    if (duration_flags[i].second->empty()) continue;
-    absl::StatusOr<absl::Duration> d =
-        ParseDurationFlag(duration_flags[i].first, *duration_flags[i].second);
+  absl::Duration interval;
+  for (auto [flag, value, out] :
+       {std::tuple{"--wait-timeout", &f.wait_timeout, &settings.wait},
+        std::tuple{"--stall-timeout", &f.stall_timeout, &settings.stall},
+        std::tuple{"--progress-interval", &f.progress_interval, &interval},
+        std::tuple{"--ttl", &f.ttl, &settings.ttl}}) {
+    if (value->empty()) continue;
+    absl::StatusOr<absl::Duration> d = ParseDurationFlag(flag, *value);
     if (!d.ok()) return UsageError("upload", d.status());
-    durations[i] = *d;
+    *out = *d;
   }
   Progress::Mode mode = Progress::Mode::kNone;
   if (f.progress == "bar" || (f.progress == "auto" && ::isatty(STDERR_FILENO))) {
@@ -340,9 +352,8 @@ int Upload(const GlobalFlags& g, const UploadFlags& f) {
 
   auto client = Connect(g);
   if (!client.ok()) return UsageError("upload", client.status());
-  Progress progress(mode, std::max(durations[2], absl::Milliseconds(50)), stderr);
-  Uploader uploader(g, f, **client, *parent, durations[0], durations[1], &progress);
-  uploader.set_ttl(durations[3]);
+  Progress progress(mode, std::max(interval, absl::Milliseconds(50)), stderr);
+  Uploader uploader(f, std::move(settings), **client, &progress);
 
   std::vector<FileResult> results(f.files.size());
   std::atomic<size_t> next{0};

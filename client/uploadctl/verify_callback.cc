@@ -1,13 +1,12 @@
 // uploadctl verify-callback: verifies a captured OSS callback offline, exactly as the service does.
 #include <CLI/CLI.hpp>
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "client/connection.h"
 #include "client/raw_http_request.h"
 #include "client/uploadctl/cli.h"
 #include "nlohmann/json.hpp"
@@ -38,35 +37,35 @@ struct VerifyFlags {
   std::string file;
 };
 
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream s;
-  s << in.rdbuf();
-  *out = s.str();
-  return true;
-}
-
 int VerifyCallback(const VerifyFlags& flags) {
   std::vector<std::string> prefixes = flags.prefixes;
   std::vector<std::pair<std::string, std::string>> pins;  // url, pem
   for (const std::string& pin : flags.pins) {
     const size_t eq = pin.rfind('=');
-    std::string pem;
-    if (eq == std::string::npos || !ReadFile(pin.substr(eq + 1), &pem)) {
-      std::cerr << "uploadctl verify-callback: --pin needs URL=PEM_FILE with a readable file\n";
+    absl::StatusOr<std::string> pem =
+        eq == std::string::npos ? absl::InvalidArgumentError("missing '='")
+                                : client::ReadSmallFile("--pin", pin.substr(eq + 1), 64 * 1024);
+    if (!pem.ok()) {
+      std::cerr << "uploadctl verify-callback: --pin needs URL=PEM_FILE with a readable file ("
+                << pem.status().message() << ")\n";
       return kExitUsage;
     }
-    pins.emplace_back(pin.substr(0, eq), pem);
+    pins.emplace_back(pin.substr(0, eq), *std::move(pem));
   }
   const bool fetch = flags.fetch, insecure = flags.insecure, json = flags.json;
   const size_t max_body = flags.max_body;
   const std::string& file = flags.file;
-  std::string capture;
-  if (!ReadFile(file, &capture)) {
-    std::cerr << "uploadctl verify-callback: cannot read " << file << "\n";
+  // A capture is headers (bounded at 1 MiB by the parser) plus a body the service would refuse
+  // beyond max_body: nothing larger is worth reading.
+  absl::StatusOr<std::string> read = client::ReadSmallFile("capture", file, (1 << 20) + max_body);
+  if (!read.ok()) {
+    std::cerr << "uploadctl verify-callback: "
+              << (absl::IsNotFound(read.status()) ? "cannot read " + file
+                                                  : std::string(read.status().message()))
+              << "\n";
     return kExitUsage;
   }
+  const std::string capture = *std::move(read);
   absl::StatusOr<client::RawHttpRequest> req = client::ParseRawHttpRequest(capture);
   if (!req.ok()) {
     std::cerr << "uploadctl verify-callback: " << req.status().message() << "\n";
