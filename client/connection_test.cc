@@ -1,5 +1,7 @@
 #include "client/connection.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -18,7 +20,9 @@ class ResolveTokenTest : public ::testing::Test {
   }
   void TearDown() override { SetUp(); }
   std::string WriteFile(const std::string& content) {
-    const std::string path = ::testing::TempDir() + "/token-" + std::to_string(counter_++) + ".txt";
+    // ctest runs each test in its own process at the same time: the pid keeps their files apart.
+    const std::string path = ::testing::TempDir() + "/token-" + std::to_string(getpid()) + "-" +
+                             std::to_string(counter_++) + ".txt";
     std::ofstream(path) << content;
     return path;
   }

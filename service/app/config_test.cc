@@ -1,8 +1,11 @@
 #include "service/app/config.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -15,7 +18,8 @@ using ::testing::HasSubstr;
 class ConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/ossup-config-test";
+    // Per process: ctest runs the tests of this fixture concurrently.
+    dir_ = ::testing::TempDir() + "/ossup-config-test-" + std::to_string(getpid());
     std::filesystem::create_directories(dir_);
     std::ofstream(dir_ + "/callers.json")
         << R"({"callers":[{"name":"a","token_sha256":")" << std::string(64, 'a')

@@ -3,8 +3,10 @@
 // reference, the callbacks it sends verify with our CallbackVerifier and with the openssl CLI,
 // and our HeadObject client reads the stored object back.
 #include <curl/curl.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -226,7 +228,9 @@ TEST_F(ServiceVsEmulatorTest, IssuedFormUploadsAndTheCallbackVerifies) {
     if (absl::EqualsIgnoreCase(name, "authorization")) auth_b64 = value;
     if (absl::EqualsIgnoreCase(name, "x-oss-pub-key-url")) key_url_b64 = value;
   }
-  const std::string dir = ::testing::TempDir();
+  // Per process: the release and sanitizer trees may run this test at the same time.
+  const std::string dir = ::testing::TempDir() + "/ossup-interop-" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
   std::ofstream(dir + "/sig.bin") << *protocol::Base64DecodeStrict(auth_b64);
   std::ofstream(dir + "/data.bin") << verified.string_to_sign;
   std::ofstream(dir + "/pub.pem") << Get(*protocol::Base64DecodeStrict(key_url_b64));
