@@ -17,7 +17,7 @@ PKGS=(
   # libraries (see the README's dependency table)
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev grpc-proto libabsl-dev
   libcurl4-openssl-dev libssl-dev openssl libpqxx-dev nlohmann-json3-dev libboost-dev
-  libcli11-dev media-types
+  libcli11-dev media-types libgoogle-perftools-dev
   # test and benchmark libraries (CMake's configure step looks for them)
   libgtest-dev libgmock-dev libbenchmark-dev
 )
