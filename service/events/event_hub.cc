@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/blocking_counter.h"
 
 namespace ossup::events {
 namespace {
@@ -12,6 +13,10 @@ namespace {
 // Catch-ups read the database; bound how many run at once so a mass reconnect cannot open a
 // thread per subscriber.
 constexpr int kMaxConcurrentCatchUps = 64;
+
+// Below this many subscribers per delivery thread, handing work to a helper costs more than it
+// saves.
+constexpr size_t kMinSubscribersPerDeliveryThread = 256;
 
 }  // namespace
 
@@ -22,11 +27,11 @@ bool SubscriptionFilter::Matches(const domain::UploadEvent& event) const {
   return true;
 }
 
-absl::Status Subscription::Take(size_t max, std::vector<domain::UploadEvent>* out) {
+absl::Status Subscription::Take(size_t max, std::vector<SharedEvent>* out) {
   absl::MutexLock lock(&mu_);
   if (queue_.empty()) return ended_ ? end_ : absl::OkStatus();
   while (!queue_.empty() && max-- > 0) {
-    last_taken_ = queue_.front().sequence;
+    last_taken_ = queue_.front()->sequence;
     out->push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
@@ -42,7 +47,7 @@ void Subscription::SetReadyCallback(std::function<void()> ready) {
   bool pending;
   {
     absl::MutexLock lock(&mu_);
-    ready_ = std::move(ready);
+    ready_ = std::make_shared<const std::function<void()>>(std::move(ready));
     pending = !queue_.empty() || ended_;
   }
   if (pending) Notify();
@@ -56,30 +61,28 @@ void Subscription::Cancel() {
 }
 
 void Subscription::Notify() {
-  std::function<void()> ready;
+  std::shared_ptr<const std::function<void()>> ready;
   {
     absl::MutexLock lock(&mu_);
     ready = ready_;
   }
-  if (ready) ready();
+  if (ready && *ready) (*ready)();
 }
 
-void Subscription::Offer(const domain::UploadEvent& event, size_t max_queued) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (ended_ || cancelled_ || event.sequence <= offered_through_) return;
-    offered_through_ = event.sequence;
-    if (!filter_.Matches(event)) return;
-    if (queue_.size() >= max_queued) {
-      ended_ = true;
-      end_ = absl::ResourceExhaustedError(absl::StrCat(
-          "the stream fell more than ", max_queued,
-          " events behind; resume with after_sequence set to the last sequence received"));
-    } else {
-      queue_.push_back(event);
-    }
+bool Subscription::Offer(const SharedEvent& event, size_t max_queued) {
+  absl::MutexLock lock(&mu_);
+  if (ended_ || cancelled_ || event->sequence <= offered_through_) return false;
+  offered_through_ = event->sequence;
+  if (!filter_.Matches(*event)) return false;
+  if (queue_.size() >= max_queued) {
+    ended_ = true;
+    end_ = absl::ResourceExhaustedError(absl::StrCat(
+        "the stream fell more than ", max_queued,
+        " events behind; resume with after_sequence set to the last sequence received"));
+  } else {
+    queue_.push_back(event);
   }
-  Notify();
+  return true;
 }
 
 void Subscription::End(absl::Status status) {
@@ -104,6 +107,12 @@ absl::Status EventHub::Start() {
   if (started_) return absl::FailedPreconditionError("event hub already started");
   started_ = true;
   head_ = *head;
+  delivery_threads_ = options_.delivery_threads > 0
+                          ? options_.delivery_threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (delivery_threads_ > 1) {
+    helpers_ = std::make_unique<ThreadPool>(delivery_threads_ - 1, delivery_threads_);
+  }
   thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
 }
@@ -117,6 +126,7 @@ void EventHub::Stop() {
     subs.swap(live_);
   }
   if (thread_.joinable()) thread_.join();
+  helpers_.reset();
   std::vector<CatchUpThread> catch_ups;
   {
     absl::MutexLock lock(&mu_);
@@ -175,30 +185,72 @@ absl::Status EventHub::Poll() {
     absl::StatusOr<std::vector<domain::UploadEvent>> page =
         source_->ReadAfter(after, options_.read_batch);
     if (!page.ok()) return page.status();
-    absl::MutexLock lock(&mu_);
-    for (const domain::UploadEvent& event : *page) {
-      if (event.sequence <= head_) continue;
-      head_ = event.sequence;
-      events_read_.fetch_add(1, std::memory_order_relaxed);
-      recent_.push_back(event);
-      if (recent_.size() > options_.recent_window) recent_.pop_front();
-      for (const auto& weak : live_) {
-        if (auto sub = weak.lock()) sub->Offer(event, options_.max_queued_per_subscriber);
+    std::vector<SharedEvent> fresh;
+    std::vector<std::shared_ptr<Subscription>> subs;
+    bool last_page;
+    {
+      absl::MutexLock lock(&mu_);
+      for (domain::UploadEvent& event : *page) {
+        if (event.sequence <= head_) continue;
+        head_ = event.sequence;
+        events_read_.fetch_add(1, std::memory_order_relaxed);
+        fresh.push_back(std::make_shared<const domain::UploadEvent>(std::move(event)));
+        recent_.push_back(fresh.back());
+        if (recent_.size() > options_.recent_window) recent_.pop_front();
       }
+      // Forget subscribers that went away or ended; the rest get this page. One that attaches
+      // after this point already finds the page in recent_, so it misses nothing, and one that
+      // is in `subs` and also attached late ignores what it was offered twice (offered_through_).
+      subs.reserve(live_.size());
+      live_.erase(std::remove_if(live_.begin(), live_.end(),
+                                 [&subs](const std::weak_ptr<Subscription>& weak) {
+                                   auto sub = weak.lock();
+                                   if (!sub) return true;
+                                   {
+                                     absl::MutexLock sub_lock(&sub->mu_);
+                                     if (sub->ended_ || sub->cancelled_) return true;
+                                   }
+                                   subs.push_back(std::move(sub));
+                                   return false;
+                                 }),
+                  live_.end());
+      last_page = static_cast<int>(page->size()) < options_.read_batch || stopping_;
     }
-    // Forget subscribers that went away or ended.
-    live_.erase(std::remove_if(live_.begin(), live_.end(),
-                               [](const std::weak_ptr<Subscription>& weak) {
-                                 auto sub = weak.lock();
-                                 if (!sub) return true;
-                                 absl::MutexLock sub_lock(&sub->mu_);
-                                 return sub->ended_ || sub->cancelled_;
-                               }),
-                live_.end());
-    if (static_cast<int>(page->size()) < options_.read_batch || stopping_) {
-      return absl::OkStatus();
+    // Outside the hub's lock: waking thousands of streams must not hold up Subscribe.
+    if (!fresh.empty()) Deliver(fresh, subs);
+    if (last_page) return absl::OkStatus();
+  }
+}
+
+void EventHub::Deliver(const std::vector<SharedEvent>& events,
+                       const std::vector<std::shared_ptr<Subscription>>& subs) {
+  const size_t max_queued = options_.max_queued_per_subscriber;
+  auto deliver = [&events, &subs, max_queued](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      bool news = false;
+      for (const SharedEvent& event : events) news |= subs[i]->Offer(event, max_queued);
+      if (news) subs[i]->Notify();
+    }
+  };
+  const size_t shards = helpers_ == nullptr
+                            ? 1
+                            : std::clamp<size_t>(subs.size() / kMinSubscribersPerDeliveryThread, 1,
+                                                 static_cast<size_t>(delivery_threads_));
+  const size_t per_shard = (subs.size() + shards - 1) / shards;
+  // Shard 0 runs here; a shard the pool cannot take (it is stopping) also runs here.
+  absl::BlockingCounter helpers_done(static_cast<int>(shards - 1));
+  for (size_t shard = 1; shard < shards; ++shard) {
+    const size_t begin = shard * per_shard, end = std::min(subs.size(), begin + per_shard);
+    if (!helpers_->Submit([&deliver, &helpers_done, begin, end] {
+          deliver(begin, end);
+          helpers_done.DecrementCount();
+        })) {
+      deliver(begin, end);
+      helpers_done.DecrementCount();
     }
   }
+  deliver(0, std::min(subs.size(), per_shard));
+  helpers_done.Wait();
 }
 
 absl::StatusOr<std::shared_ptr<Subscription>> EventHub::Subscribe(SubscriptionFilter filter,
@@ -215,11 +267,12 @@ absl::StatusOr<std::shared_ptr<Subscription>> EventHub::Subscribe(SubscriptionFi
       absl::MutexLock sub_lock(&sub->mu_);
       sub->last_taken_ = after_sequence;
     }
-    const int64_t oldest_in_memory = recent_.empty() ? head_ + 1 : recent_.front().sequence;
+    const int64_t oldest_in_memory = recent_.empty() ? head_ + 1 : recent_.front()->sequence;
     const bool in_memory = after_sequence >= oldest_in_memory - 1;
     const int64_t backlog = head_ - after_sequence;
     if (in_memory && backlog <= static_cast<int64_t>(options_.max_queued_per_subscriber / 2)) {
-      // Served from memory, then live, in one critical section: nothing slips in between.
+      // Served from memory, then live, in one critical section: nothing slips in between. No
+      // wake-up is due: the ready callback is not set yet, and setting it checks the queue.
       AttachLocked(sub, after_sequence);
       return sub;
     }
@@ -255,15 +308,17 @@ absl::StatusOr<std::shared_ptr<Subscription>> EventHub::Subscribe(SubscriptionFi
   return sub;
 }
 
-void EventHub::AttachLocked(const std::shared_ptr<Subscription>& sub, int64_t after) {
+bool EventHub::AttachLocked(const std::shared_ptr<Subscription>& sub, int64_t after) {
   {
     absl::MutexLock sub_lock(&sub->mu_);
     sub->offered_through_ = std::max(sub->offered_through_, after);
   }
-  for (const domain::UploadEvent& event : recent_) {
-    sub->Offer(event, options_.max_queued_per_subscriber);
+  bool news = false;
+  for (const SharedEvent& event : recent_) {
+    if (event->sequence > after) news |= sub->Offer(event, options_.max_queued_per_subscriber);
   }
   live_.push_back(sub);
+  return news;
 }
 
 void EventHub::CatchUp(std::shared_ptr<Subscription> sub, int64_t after) {
@@ -286,25 +341,30 @@ void EventHub::CatchUp(std::shared_ptr<Subscription> sub, int64_t after) {
                                 absl::Seconds(1));
       if (sub->cancelled_ || sub->ended_) return;
     }
-    std::vector<domain::UploadEvent> page;
-    bool from_memory = false;
+    std::vector<SharedEvent> page;
+    bool from_memory = false, attached = false, news = false;
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
       if (after >= head_) {
         // Caught up: from here on the follower delivers, in the same critical section.
-        AttachLocked(sub, after);
-        return;
-      }
-      const int64_t oldest_in_memory = recent_.empty() ? head_ + 1 : recent_.front().sequence;
-      if (after >= oldest_in_memory - 1) {
-        from_memory = true;
-        for (const domain::UploadEvent& event : recent_) {
-          if (event.sequence <= after) continue;
-          page.push_back(event);
-          if (static_cast<int>(page.size()) >= limit) break;
+        news = AttachLocked(sub, after);
+        attached = true;
+      } else {
+        const int64_t oldest_in_memory = recent_.empty() ? head_ + 1 : recent_.front()->sequence;
+        if (after >= oldest_in_memory - 1) {
+          from_memory = true;
+          for (const SharedEvent& event : recent_) {
+            if (event->sequence <= after) continue;
+            page.push_back(event);
+            if (static_cast<int>(page.size()) >= limit) break;
+          }
         }
       }
+    }
+    if (attached) {
+      if (news) sub->Notify();
+      return;
     }
     if (!from_memory) {
       absl::StatusOr<std::vector<domain::UploadEvent>> read = source_->ReadAfter(after, limit);
@@ -314,7 +374,9 @@ void EventHub::CatchUp(std::shared_ptr<Subscription> sub, int64_t after) {
                          "; resume from the last sequence received")));
         return;
       }
-      page = *std::move(read);
+      for (domain::UploadEvent& event : *read) {
+        page.push_back(std::make_shared<const domain::UploadEvent>(std::move(event)));
+      }
       if (page.empty()) {
         // The log has nothing after `after` yet our head is ahead: events were purged under us.
         sub->End(absl::OutOfRangeError(
@@ -324,10 +386,12 @@ void EventHub::CatchUp(std::shared_ptr<Subscription> sub, int64_t after) {
         return;
       }
     }
-    for (const domain::UploadEvent& event : page) {
-      sub->Offer(event, max_queued);
-      after = event.sequence;
+    bool offered = false;
+    for (const SharedEvent& event : page) {
+      offered |= sub->Offer(event, max_queued);
+      after = event->sequence;
     }
+    if (offered) sub->Notify();
   }
 }
 

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "service/common/thread_pool.h"
 #include "service/domain/upload.h"
 
 // Per-replica fan-out of the upload event log to WatchUploads subscribers. One reader per replica
@@ -52,9 +53,17 @@ struct EventHubOptions {
   // Safety-net poll when no notification arrives.
   absl::Duration poll_interval = absl::Seconds(1);
   int read_batch = 1000;
+  // Threads that hand new events to subscribers, the hub's own included: each subscriber's
+  // wake-up starts its stream's write (serialization and a socket write), so with thousands of
+  // streams the fan-out is spread over this many threads. 0 = one per core.
+  int delivery_threads = 0;
 };
 
 class EventHub;
+
+// Events are shared, immutable, between the hub's window and every subscriber queue: fanning one
+// event out to 10,000 streams must not copy it 10,000 times.
+using SharedEvent = std::shared_ptr<const domain::UploadEvent>;
 
 // One WatchUploads stream's view of the hub. Thread-safe.
 class Subscription {
@@ -62,11 +71,11 @@ class Subscription {
   // Moves up to `max` queued events into `out`. When nothing is queued and the subscription has
   // ended, returns the end status (RESOURCE_EXHAUSTED for a lagging subscriber, UNAVAILABLE on
   // shutdown, or a catch-up read error); otherwise OK (possibly with no events).
-  absl::Status Take(size_t max, std::vector<domain::UploadEvent>* out);
+  absl::Status Take(size_t max, std::vector<SharedEvent>* out);
   // The last sequence handed out by Take (the resume point).
   int64_t last_taken() const;
-  // Called (from the hub's thread) when events or an end status become available. Set once,
-  // before events flow; must be cheap.
+  // Called (from the hub's delivery threads) when events or an end status become available. Set
+  // once, before events flow; must not block.
   void SetReadyCallback(std::function<void()> ready);
   // The subscriber is going away; the hub drops it.
   void Cancel();
@@ -74,20 +83,23 @@ class Subscription {
  private:
   friend class EventHub;
   explicit Subscription(SubscriptionFilter filter) : filter_(std::move(filter)) {}
-  // Appends if it matches; returns false when the subscriber just overflowed.
-  void Offer(const domain::UploadEvent& event, size_t max_queued) ABSL_LOCKS_EXCLUDED(mu_);
+  // Queues the event if it matches and is new to this subscriber (or ends an overflowing one).
+  // True when the subscriber has something new to be told about: the caller then calls Notify(),
+  // once for all the events it offered.
+  bool Offer(const SharedEvent& event, size_t max_queued) ABSL_LOCKS_EXCLUDED(mu_);
   void End(absl::Status status) ABSL_LOCKS_EXCLUDED(mu_);
-  void Notify();
+  void Notify() ABSL_LOCKS_EXCLUDED(mu_);
 
   const SubscriptionFilter filter_;
   mutable absl::Mutex mu_;
-  std::deque<domain::UploadEvent> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<SharedEvent> queue_ ABSL_GUARDED_BY(mu_);
   int64_t offered_through_ ABSL_GUARDED_BY(mu_) = 0;  // highest sequence considered
   int64_t last_taken_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status end_ ABSL_GUARDED_BY(mu_);
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
-  std::function<void()> ready_ ABSL_GUARDED_BY(mu_);
+  // Shared so that Notify can call it outside the lock without copying the closure.
+  std::shared_ptr<const std::function<void()>> ready_ ABSL_GUARDED_BY(mu_);
 };
 
 class EventHub {
@@ -117,9 +129,14 @@ class EventHub {
  private:
   void Run();
   absl::Status Poll();
+  // Offers `events` to `subs` and wakes those with news, spread over the delivery threads; returns
+  // once all are done, so each subscriber sees pages in order.
+  void Deliver(const std::vector<SharedEvent>& events,
+               const std::vector<std::shared_ptr<Subscription>>& subs);
   void CatchUp(std::shared_ptr<Subscription> sub, int64_t after);
   // Offers the in-memory events after `after`, then registers the subscriber for live events.
-  void AttachLocked(const std::shared_ptr<Subscription>& sub, int64_t after)
+  // True when the caller must Notify() the subscriber (after releasing mu_).
+  bool AttachLocked(const std::shared_ptr<Subscription>& sub, int64_t after)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   struct CatchUpThread {
@@ -132,7 +149,7 @@ class EventHub {
 
   mutable absl::Mutex mu_;
   int64_t head_ ABSL_GUARDED_BY(mu_) = 0;  // last sequence read from the log
-  std::deque<domain::UploadEvent> recent_ ABSL_GUARDED_BY(mu_);
+  std::deque<SharedEvent> recent_ ABSL_GUARDED_BY(mu_);
   std::vector<std::weak_ptr<Subscription>> live_ ABSL_GUARDED_BY(mu_);
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
@@ -140,6 +157,9 @@ class EventHub {
   std::vector<CatchUpThread> catch_up_threads_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> events_read_{0};
   std::thread thread_;
+  // Delivery helpers besides the hub's thread (delivery_threads - 1), created by Start.
+  int delivery_threads_ = 1;
+  std::unique_ptr<ThreadPool> helpers_;
 };
 
 }  // namespace ossup::events

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -68,9 +69,9 @@ SubscriptionFilter Ns(const std::string& ns) {
 absl::Status Drain(Subscription& sub, size_t count, std::vector<int64_t>* seqs) {
   const absl::Time deadline = absl::Now() + absl::Seconds(5);
   while (seqs->size() < count && absl::Now() < deadline) {
-    std::vector<domain::UploadEvent> batch;
+    std::vector<SharedEvent> batch;
     absl::Status st = sub.Take(64, &batch);
-    for (const auto& e : batch) seqs->push_back(e.sequence);
+    for (const auto& e : batch) seqs->push_back(e->sequence);
     if (!st.ok()) return st;
     if (batch.empty()) absl::SleepFor(absl::Milliseconds(2));
   }
@@ -245,7 +246,7 @@ TEST(EventHubTest, SurvivesReadFailuresAndEndsStreamsOnStop) {
   ASSERT_TRUE(Drain(**sub, 1, &seqs).ok());
   EXPECT_EQ(seqs, std::vector<int64_t>{1});
   hub.Stop();
-  std::vector<domain::UploadEvent> rest;
+  std::vector<SharedEvent> rest;
   EXPECT_EQ((*sub)->Take(10, &rest).code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(hub.Subscribe(Ns("acme"), 0, true).status().code(), absl::StatusCode::kUnavailable);
 }
@@ -264,6 +265,64 @@ TEST(EventHubTest, CancelledSubscribersAreDropped) {
   while (hub.subscriber_count() > 0 && absl::Now() < deadline)
     absl::SleepFor(absl::Milliseconds(5));
   EXPECT_EQ(hub.subscriber_count(), 0u);
+}
+
+TEST(EventHubTest, ManySubscribersGetEveryEventInOrderFromSeveralDeliveryThreads) {
+  FakeSource source;
+  EventHubOptions options = FastOptions();
+  options.delivery_threads = 4;
+  EventHub hub(&source, options);
+  ASSERT_TRUE(hub.Start().ok());
+  constexpr int kSubscribers = 2000;
+  std::vector<std::shared_ptr<Subscription>> subs;
+  absl::Mutex mu;
+  absl::flat_hash_set<std::thread::id> delivering_threads;
+  for (int i = 0; i < kSubscribers; ++i) {
+    auto sub = hub.Subscribe(Ns("acme"), 0, true);
+    ASSERT_TRUE(sub.ok()) << sub.status();
+    (*sub)->SetReadyCallback([&] {
+      absl::MutexLock lock(&mu);
+      delivering_threads.insert(std::this_thread::get_id());
+    });
+    subs.push_back(*std::move(sub));
+  }
+  for (int i = 0; i < 5; ++i) source.Append("acme", "u", absl::StrCat("id", i));
+  hub.Wake();
+  for (auto& sub : subs) {
+    std::vector<int64_t> seqs;
+    ASSERT_TRUE(Drain(*sub, 5, &seqs).ok());
+    ASSERT_EQ(seqs, Range(1, 5));
+  }
+  absl::MutexLock lock(&mu);
+  EXPECT_GT(delivering_threads.size(), 1u) << "the fan-out ran on one thread";
+}
+
+TEST(EventHubTest, ASlowWakeUpDoesNotHoldUpSubscribe) {
+  FakeSource source;
+  EventHubOptions options = FastOptions();
+  options.delivery_threads = 1;
+  EventHub hub(&source, options);
+  ASSERT_TRUE(hub.Start().ok());
+  auto slow = hub.Subscribe(Ns("acme"), 0, true);
+  ASSERT_TRUE(slow.ok());
+  absl::Notification in_callback, release;
+  (*slow)->SetReadyCallback([&] {
+    if (!in_callback.HasBeenNotified()) in_callback.Notify();
+    release.WaitForNotification();
+  });
+  source.Append("acme", "u", "a");
+  hub.Wake();
+  ASSERT_TRUE(in_callback.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  // The hub's thread is inside the wake-up; subscribing must not wait for it.
+  const absl::Time start = absl::Now();
+  auto other = hub.Subscribe(Ns("acme"), 0, /*from_now=*/false);
+  const absl::Duration took = absl::Now() - start;
+  release.Notify();
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_LT(took, absl::Seconds(1));
+  std::vector<int64_t> seqs;
+  ASSERT_TRUE(Drain(**other, 1, &seqs).ok());
+  EXPECT_EQ(seqs, std::vector<int64_t>{1});  // from memory: the page being delivered
 }
 
 }  // namespace

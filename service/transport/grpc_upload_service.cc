@@ -203,11 +203,11 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::UploadEvent> {
     {
       absl::MutexLock lock(&mu_);
       if (writing_ || finishing_) return;
-      std::vector<domain::UploadEvent> next;
+      std::vector<events::SharedEvent> next;
       const absl::Status st = sub_->Take(1, &next);
       if (!next.empty()) {
         msg_.Clear();
-        ToProto(next.front(), &msg_);
+        ToProto(*next.front(), &msg_);
         writing_ = write = true;
       } else if (!st.ok()) {
         finishing_ = finish = true;
