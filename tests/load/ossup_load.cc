@@ -12,6 +12,7 @@
 #include <grpcpp/grpcpp.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -509,6 +511,21 @@ class CountingReader final : public grpc::ClientReadReactor<v1::UploadEvent> {
   std::atomic<int>* finished_;
 };
 
+// CPU time (user + system) of a process so far, in milliseconds; -1 when unreadable.
+double CpuMs(const std::string& pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(paren + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks * 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 int64_t RssKb(int pid) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
   std::string line;
@@ -545,6 +562,7 @@ Json RunStreams(const Common& c, const CallbackFlags& f, int streams, int servic
   const int64_t rss_with_streams = RssKb(service_pid);
   CURL* h = curl_easy_init();
   curl_slist* headers = HeaderList(callbacks[0]);
+  const double service_cpu0 = CpuMs(std::to_string(service_pid)), own_cpu0 = CpuMs("self");
   const absl::Time t0 = absl::Now();
   const long status = SendCallback(h, callbacks[0], headers);
   curl_slist_free_all(headers);
@@ -552,12 +570,17 @@ Json RunStreams(const Common& c, const CallbackFlags& f, int streams, int servic
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   while (received < streams && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
   const double fanout_ms = absl::ToDoubleMilliseconds(absl::Now() - t0);
+  // Where the fan-out's time went: both processes share the machine's cores.
+  const double service_cpu_ms = CpuMs(std::to_string(service_pid)) - service_cpu0;
+  const double own_cpu_ms = CpuMs("self") - own_cpu0;
   Json out = {{"streams", streams},
               {"callback_status", status},
               {"received", received.load()},
               {"live_streams", started.load()},
               {"seconds_to_open", open_s},
               {"fanout_ms", fanout_ms},
+              {"fanout_service_cpu_ms", service_cpu_ms},
+              {"fanout_load_generator_cpu_ms", own_cpu_ms},
               {"service_rss_mb_before", rss_before / 1024.0},
               {"service_rss_mb_with_streams", rss_with_streams / 1024.0},
               {"finished_early", finished.load()}};
