@@ -512,13 +512,18 @@ absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>> UploadStore::Apply
   static const auto* const kLock = new std::string(
       absl::StrCat("SELECT ", codec::UploadColumns(),
                    " FROM uploads WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE"));
+  // The rows are found by primary key (= ANY) and each reads its values from a JSON object keyed
+  // by id. Not "UPDATE ... FROM jsonb_array_elements(...)": the planner guesses 100 rows for the
+  // function and, on a table of a few thousand rows, hash-joins it against a sequential scan of
+  // uploads (measured with pg_stat_statements: 2 ms per batch of 7, most of the database's time
+  // in the callback benchmark).
   static const auto* const kUpdate = new std::string(absl::StrCat(
-      "UPDATE uploads u SET state = (v->>'state')::smallint, reported_bucket = v->>'bucket',"
-      " reported_key = v->>'key', reported_size = (v->>'size')::bigint,"
-      " reported_content_type = v->>'content_type', reported_etag = v->>'etag',"
-      " rejection_reason = NULLIF(v->>'rejection_reason', ''), update_time = ",
-      codec::TimestampParam(2),
-      " FROM jsonb_array_elements($1::jsonb) AS v WHERE u.id = (v->>'id')::uuid"));
+      "UPDATE uploads u SET (state, reported_bucket, reported_key, reported_size,"
+      " reported_content_type, reported_etag, rejection_reason, update_time) ="
+      " (SELECT (v->>'state')::smallint, v->>'bucket', v->>'key', (v->>'size')::bigint,"
+      " v->>'content_type', v->>'etag', NULLIF(v->>'rejection_reason', ''), ",
+      codec::TimestampParam(2), " FROM (SELECT $1::jsonb -> u.id::text AS v) AS changed)",
+      " WHERE u.id = ANY($3::uuid[])"));
   now = codec::FromMicros(codec::ToMicros(now));  // as stored, so snapshots match the rows
 
   std::vector<std::string> ids;
@@ -575,16 +580,16 @@ absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>> UploadStore::Apply
       if (row_changed) changed.insert(it->first);
     }
     if (!changed.empty()) {
-      nlohmann::json values = nlohmann::json::array();
+      nlohmann::json values = nlohmann::json::object();  // id (as uuid::text prints it) -> values
       for (const std::string& id : changed) {
         const Upload& u = rows.at(id);
         nlohmann::json value = codec::ObjectToJson(*u.object);
-        value["id"] = u.id;
         value["state"] = static_cast<int>(u.state);
         value["rejection_reason"] = u.rejection_reason;
-        values.push_back(std::move(value));
+        values[u.id] = std::move(value);
       }
-      ExecPrepared(txn, "ossup_record_callbacks", *kUpdate, values.dump(), codec::ToMicros(now));
+      ExecPrepared(txn, "ossup_record_callbacks", *kUpdate, values.dump(), codec::ToMicros(now),
+                   absl::StrCat("{", absl::StrJoin(changed, ","), "}"));
     }
     OSSUP_ASSIGN_OR_RETURN(const int64_t first, AppendEvents(txn, events));
     for (size_t i = 0; i < inputs.size(); ++i) {
