@@ -69,9 +69,8 @@ class CreateBatcher {
   }
   // The same without a waiting thread: `done` runs on a committer thread after the commit and
   // must not block. False (and `done` not called) when overloaded or stopping.
-  bool CreateAsync(const domain::Upload& upload,
-                   std::function<void(absl::StatusOr<CreateResult>)> done) {
-    return group_.SubmitAsync(upload, std::move(done));
+  bool CreateAsync(domain::Upload upload, std::function<void(absl::StatusOr<CreateResult>)> done) {
+    return group_.SubmitAsync(std::move(upload), std::move(done));
   }
   int QueueLength() { return group_.QueueLength(); }
 

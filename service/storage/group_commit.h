@@ -109,7 +109,8 @@ class GroupCommit {
           queue_.pop_front();
         }
       }
-      for (Item* item : batch) inputs.push_back(item->in);
+      // Moved, not copied: an item's input is not read again (Submit reads only `result`).
+      for (Item* item : batch) inputs.push_back(std::move(item->in));
       absl::StatusOr<std::vector<absl::StatusOr<Out>>> results =
           absl::InternalError("group commit: not run");
       try {

@@ -483,7 +483,8 @@ grpc::ServerUnaryReactor* UploadServiceImpl::CreateUpload(grpc::CallbackServerCo
         absl::StatusOr<domain::Upload> upload = PrepareCreate(*request, ns, now);
         if (!upload.ok()) return done(upload.status());
         const bool queued = deps_.creates->CreateAsync(
-            *upload, [this, response, done, now](absl::StatusOr<storage::CreateResult> created) {
+            *std::move(upload),
+            [this, response, done, now](absl::StatusOr<storage::CreateResult> created) {
               done(created.ok() ? AnswerCreate(*created, now, response) : created.status());
             });
         if (!queued)
