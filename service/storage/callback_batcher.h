@@ -43,6 +43,12 @@ class CallbackBatcher {
   absl::StatusOr<TransitionResult> Apply(const CallbackInput& input, absl::Time now) {
     return group_.Submit({input, now});
   }
+  // The same without a waiting thread: `done` runs on a committer thread once the batch
+  // committed and must not block. False (and `done` not called) when overloaded or stopping.
+  bool ApplyAsync(const CallbackInput& input, absl::Time now,
+                  std::function<void(absl::StatusOr<TransitionResult>)> done) {
+    return group_.SubmitAsync({input, now}, std::move(done));
+  }
 
   // Callbacks waiting for the next transaction (for tests and metrics).
   int QueueLength() { return group_.QueueLength(); }

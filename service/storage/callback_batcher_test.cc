@@ -106,5 +106,35 @@ TEST_F(CallbackBatcherTest, CallbacksArrivingDuringACommitShareTheNextTransactio
   EXPECT_EQ(commits_notified_, 2) << "the queued callbacks must share one transaction";
 }
 
+TEST_F(CallbackBatcherTest, AsyncCallbacksAnswerOnceCommittedWithTheSameResults) {
+  constexpr int kCallbacks = 50;
+  std::vector<Upload> uploads;
+  for (int i = 0; i < kCallbacks; ++i) uploads.push_back(MustCreate("ns-a", "s", t0_));
+  absl::Mutex mu;
+  std::vector<absl::StatusOr<TransitionResult>> results;
+  {
+    CallbackBatcher batcher(store_.get(), nullptr);
+    for (const Upload& u : uploads) {
+      ASSERT_TRUE(batcher.ApplyAsync(CallbackFor(u), t0_, [&](absl::StatusOr<TransitionResult> r) {
+        absl::MutexLock lock(&mu);
+        results.push_back(std::move(r));
+      }));
+    }
+    // A duplicate of an accepted callback: the same answer, no second event.
+    absl::StatusOr<TransitionResult> again = batcher.Apply(CallbackFor(uploads[0]), t0_);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(again->upload.state, UploadState::kCompleted);
+  }  // the destructor commits what is queued and runs every completion
+  ASSERT_EQ(results.size(), static_cast<size_t>(kCallbacks));
+  std::set<int64_t> sequences;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->upload.state, UploadState::kCompleted);
+    sequences.insert(r->sequence);
+  }
+  EXPECT_EQ(sequences.size(), static_cast<size_t>(kCallbacks));
+  EXPECT_EQ(*sequences.rbegin(), kCallbacks);
+}
+
 }  // namespace
 }  // namespace ossup::storage

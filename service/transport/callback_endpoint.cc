@@ -143,17 +143,19 @@ void CallbackEndpoint::Route(HttpRequest request, HttpRespond respond) {
     respond(std::move(r));
     return;
   }
-  auto shared = std::make_shared<HttpRequest>(std::move(request));
-  if (!deps_.pool->Submit([this, shared, respond] { respond(HandleCallback(*shared)); })) {
+  auto shared = std::make_shared<const HttpRequest>(std::move(request));
+  if (!deps_.pool->Submit([this, shared, respond] { HandleCallback(shared, respond); })) {
     respond(Error(503, "overloaded"));
   }
 }
 
-HttpResponse CallbackEndpoint::HandleCallback(const HttpRequest& req) {
-  const absl::Time start = absl::Now();
-  auto done = [&](HttpResponse r, absl::string_view what) {
-    Log(req, r.status, what, absl::Now() - start);
-    return r;
+void CallbackEndpoint::HandleCallback(std::shared_ptr<const HttpRequest> request,
+                                      HttpRespond respond) {
+  const HttpRequest& req = *request;
+  // Logs and answers; callable from the committer thread too (it keeps the request alive).
+  auto done = [request, respond, start = absl::Now()](HttpResponse r, absl::string_view what) {
+    Log(*request, r.status, what, absl::Now() - start);
+    respond(std::move(r));
   };
 
   // 1. The signature, over the raw target and body bytes, before anything is parsed.
@@ -201,24 +203,28 @@ HttpResponse CallbackEndpoint::HandleCallback(const HttpRequest& req) {
     if (!head->content_type.empty()) object.content_type = head->content_type;
   }
 
-  // 4. Correlate and record (group-committed with concurrent callbacks).
+  // 4. Correlate and record (group-committed with concurrent callbacks); answered from the
+  // committer thread once the batch committed.
   auto token_hash = protocol::Sha256(payload->token);
   if (!token_hash.ok()) return done(Error(500, token_hash.status().message()), "sha256");
-  absl::StatusOr<storage::TransitionResult> result =
-      deps_.batcher->Apply({payload->upload_id, *token_hash, object}, deps_.clock->Now());
-  if (!result.ok()) {
-    return done(Error(HttpStatusFor(result.status()), result.status().message()),
-                result.status().message());
-  }
-  const domain::Upload& upload = result->upload;
-  nlohmann::json answer = {{"upload_id", upload.id},
-                           {"state", std::string(domain::UploadStateName(upload.state))}};
-  if (upload.state == domain::UploadState::kRejected) {
-    answer["reason"] = upload.rejection_reason;
-    // The uploader must see this as a failure: OSS turns a non-200 into 203 CallbackFailed.
-    return done(Json(409, answer), "rejected");
-  }
-  return done(Json(200, answer), domain::UploadStateName(upload.state));
+  const bool queued = deps_.batcher->ApplyAsync(
+      {payload->upload_id, *token_hash, object}, deps_.clock->Now(),
+      [done](absl::StatusOr<storage::TransitionResult> result) {
+        if (!result.ok()) {
+          return done(Error(HttpStatusFor(result.status()), result.status().message()),
+                      result.status().message());
+        }
+        const domain::Upload& upload = result->upload;
+        nlohmann::json answer = {{"upload_id", upload.id},
+                                 {"state", std::string(domain::UploadStateName(upload.state))}};
+        if (upload.state == domain::UploadState::kRejected) {
+          answer["reason"] = upload.rejection_reason;
+          // The uploader must see this as a failure: OSS turns a non-200 into 203 CallbackFailed.
+          return done(Json(409, answer), "rejected");
+        }
+        done(Json(200, answer), domain::UploadStateName(upload.state));
+      });
+  if (!queued) done(Error(503, "overloaded: too many callbacks waiting for the database"), "queue");
 }
 
 }  // namespace ossup::transport

@@ -57,10 +57,11 @@ class CallbackEndpoint {
 
   void Handle(HttpRequest request, HttpRespond respond);
 
-  // The callback itself, synchronously (also used by tests).
-  HttpResponse HandleCallback(const HttpRequest& request);
-
  private:
+  // The callback itself, on a pool thread: verification and HeadObject there, then the
+  // correlation is queued to the batcher, whose committer thread answers once the batch
+  // committed (no pool thread waits for the database).
+  void HandleCallback(std::shared_ptr<const HttpRequest> request, HttpRespond respond);
   // Answers `request` through `respond`.
   void Route(HttpRequest request, HttpRespond respond);
   absl::string_view RouteLabel(absl::string_view path) const;
