@@ -641,38 +641,48 @@ absl::StatusOr<EventPage> UploadStore::ReadEvents(int64_t after_sequence, int li
     }
     ids = absl::StrCat("{", absl::StrJoin(filter.upload_ids, ","), "}");
   }
+  // One statement, so one snapshot for the watermarks and the events (a concurrent purge cannot
+  // open a hole) in one round trip: the first row always carries the watermarks, with the event
+  // columns NULL when no event qualifies.
   static const auto* const kSql = new std::string(absl::StrCat(
-      "SELECT sequence, type, ", codec::MicrosOf("event_time"), ", upload::text",
-      " FROM upload_events WHERE ($1::text IS NULL OR namespace = $1)",
-      " AND sequence > $2 AND sequence <= $3", " AND ($4::text IS NULL OR upload->>'subject' = $4)",
-      " AND ($5::uuid[] IS NULL OR upload_id = ANY($5::uuid[]))", " ORDER BY sequence LIMIT $6"));
+      "WITH marks AS (SELECT (SELECT purged_through FROM event_log_retention) AS purged,"
+      " (SELECT last_sequence FROM event_log_head) AS head)"
+      " SELECT marks.purged, marks.head, e.sequence, e.type, e.micros, e.upload"
+      " FROM marks LEFT JOIN LATERAL (SELECT sequence, type, ",
+      codec::MicrosOf("event_time"), " AS micros, upload::text AS upload",
+      " FROM upload_events WHERE $2 >= marks.purged AND ($1::text IS NULL OR namespace = $1)",
+      " AND sequence > $2 AND sequence <= marks.head",
+      " AND ($3::text IS NULL OR upload->>'subject' = $3)",
+      " AND ($4::uuid[] IS NULL OR upload_id = ANY($4::uuid[]))",
+      " ORDER BY sequence LIMIT $5) e ON true ORDER BY e.sequence"));
   EventPage page;
-  OSSUP_RETURN_IF_ERROR(db_->WithTransaction([&](pqxx::work& txn) -> absl::Status {
+  OSSUP_RETURN_IF_ERROR(db_->WithConnection([&](pqxx::connection& conn) -> absl::Status {
     page = EventPage{};
-    // One snapshot for the watermarks and the events, so a concurrent purge cannot open a hole.
-    txn.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-    pqxx::row marks = txn.exec1(
-        "SELECT (SELECT purged_through FROM event_log_retention),"
-        " (SELECT last_sequence FROM event_log_head)");
-    const int64_t purged_through = marks[0].as<int64_t>();
-    const int64_t head = marks[1].as<int64_t>();
+    pqxx::nontransaction tx(conn);
+    pqxx::result rows =
+        ExecPrepared(tx, "ossup_read_events", *kSql, NullIfEmpty(filter.ns), after_sequence,
+                     NullIfEmpty(filter.subject), NullIfEmpty(ids), limit);
+    if (rows.empty()) return absl::InternalError("reading events: no watermark row");
+    const int64_t purged_through = rows[0][0].as<int64_t>();
+    const int64_t head = rows[0][1].as<int64_t>();
     if (after_sequence < purged_through) {
       return absl::OutOfRangeError(absl::StrCat(
           "events after ", after_sequence, " were purged (oldest retained: ", purged_through + 1,
           "); re-list and watch from the listing's sequence"));
     }
-    pqxx::result rows = txn.exec_params(*kSql, NullIfEmpty(filter.ns), after_sequence, head,
-                                        NullIfEmpty(filter.subject), NullIfEmpty(ids), limit);
+    int returned = 0;
     for (const auto& row : rows) {
+      if (row[2].is_null()) continue;
+      ++returned;
       domain::UploadEvent e;
-      e.sequence = row[0].as<int64_t>();
-      e.type = static_cast<EventType>(row[1].as<int>());
-      e.event_time = codec::FromMicros(row[2].as<int64_t>());
-      e.upload = codec::UploadFromJson(nlohmann::json::parse(row[3].c_str()));
+      e.sequence = row[2].as<int64_t>();
+      e.type = static_cast<EventType>(row[3].as<int>());
+      e.event_time = codec::FromMicros(row[4].as<int64_t>());
+      e.upload = codec::UploadFromJson(nlohmann::json::parse(row[5].c_str()));
       page.events.push_back(std::move(e));
     }
-    page.scanned_through = static_cast<int>(rows.size()) == limit ? page.events.back().sequence
-                                                                  : std::max(head, after_sequence);
+    page.scanned_through =
+        returned == limit ? page.events.back().sequence : std::max(head, after_sequence);
     return absl::OkStatus();
   }));
   return page;
