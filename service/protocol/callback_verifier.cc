@@ -33,8 +33,8 @@ bool IsPrintableAscii(absl::string_view s) {
   return true;
 }
 
-// Finds the single header called `name`. Duplicates are an error: with two Authorization or
-// key-URL headers, a proxy and this verifier could disagree on which one was checked.
+}  // namespace
+
 absl::StatusOr<const std::string*> FindUniqueHeader(
     absl::Span<const std::pair<std::string, std::string>> headers, absl::string_view name) {
   const std::string* found = nullptr;
@@ -47,8 +47,6 @@ absl::StatusOr<const std::string*> FindUniqueHeader(
   }
   return found;
 }
-
-}  // namespace
 
 absl::string_view CallbackVerifyErrorName(CallbackVerifyError error) {
   switch (error) {

@@ -32,6 +32,12 @@ enum class CallbackVerifyError {
 // Stable names ("OK", "BAD_REQUEST", "SIGNATURE_MISMATCH", ...) for logs and the CLI.
 absl::string_view CallbackVerifyErrorName(CallbackVerifyError error);
 
+// The single header called `name` (case-insensitive), or null when absent. Duplicates are an
+// error: with two Authorization, key-URL or Content-Type headers, a proxy and this service could
+// disagree on which one was meant.
+absl::StatusOr<const std::string*> FindUniqueHeader(
+    absl::Span<const std::pair<std::string, std::string>> headers, absl::string_view name);
+
 // One callback request as received. `target` is the raw request-target from the request line
 // (e.g. "/index.php?id=1&index=2"), never a re-serialised URL; `body` is the raw bytes read per
 // Content-Length, before any parsing. Header names are matched case-insensitively.

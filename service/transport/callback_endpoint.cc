@@ -4,7 +4,6 @@
 #include <cstdio>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
@@ -41,13 +40,6 @@ int HttpStatusFor(const absl::Status& status) {
     default:
       return 503;
   }
-}
-
-const std::string* FindHeader(const HttpRequest& req, absl::string_view name) {
-  for (const auto& [k, v] : req.headers) {
-    if (absl::EqualsIgnoreCase(k, name)) return &v;
-  }
-  return nullptr;
 }
 
 // One line per callback on stderr: enough to trace a CallbackFailed report from OSS.
@@ -171,9 +163,13 @@ void CallbackEndpoint::HandleCallback(std::shared_ptr<const HttpRequest> request
   }
 
   // 2. The body we bound: upload id, token, and OSS's substituted object facts.
-  const std::string* content_type = FindHeader(req, "content-type");
+  absl::StatusOr<const std::string*> content_type =
+      protocol::FindUniqueHeader(req.headers, "content-type");
+  if (!content_type.ok()) {
+    return done(Error(400, content_type.status().message()), "duplicate content type");
+  }
   absl::StatusOr<protocol::CallbackBodyType> type =
-      protocol::CallbackBodyTypeFromContentType(content_type ? *content_type : "");
+      protocol::CallbackBodyTypeFromContentType(*content_type ? **content_type : "");
   if (!type.ok()) return done(Error(400, type.status().message()), "bad content type");
   absl::StatusOr<protocol::CallbackBody> body = protocol::CallbackBody::Parse(*type, req.body);
   if (!body.ok()) return done(Error(400, body.status().message()), "bad body");

@@ -184,8 +184,7 @@ std::string RawRequest(absl::string_view method, absl::string_view target,
   std::string out = absl::StrCat(method, " ", target, " HTTP/1.1\r\nHost: 127.0.0.1\r\n",
                                  "Connection: close\r\n");
   for (const Header& h : headers) absl::StrAppend(&out, h.name, ": ", h.value, "\r\n");
-  absl::StrAppend(&out, "Content-Length: ", content_length.value_or(body.size()), "\r\n\r\n",
-                  body);
+  absl::StrAppend(&out, "Content-Length: ", content_length.value_or(body.size()), "\r\n\r\n", body);
   return out;
 }
 
@@ -208,8 +207,8 @@ class CallbackEndpointTest : public ::testing::Test {
     db_ = std::make_unique<storage::Database>(
         storage::DatabaseOptions{.dsn = scratch_->dsn(), .pool_size = 4});
     store_ = std::make_unique<storage::UploadStore>(db_.get(), storage::UploadStoreOptions{});
-    batcher_ = std::make_unique<storage::CallbackBatcher>(store_.get(),
-                                                          domain::CheckObjectAgainstUpload);
+    batcher_ =
+        std::make_unique<storage::CallbackBatcher>(store_.get(), domain::CheckObjectAgainstUpload);
 
     absl::StatusOr<protocol::testing::CallbackSignerForTests> signer =
         protocol::testing::CallbackSignerForTests::Generate();
@@ -217,8 +216,9 @@ class CallbackEndpointTest : public ::testing::Test {
     signer_.emplace(*std::move(signer));
     ASSERT_TRUE(keys_.AddPin(kKeyUrl, signer_->public_key_pem()).ok());
     verifier_ = std::make_unique<protocol::CallbackVerifier>(
-        &keys_, protocol::CallbackVerifierOptions{.allowed_key_url_prefixes = {"https://keys.test/"},
-                                                  .max_body_bytes = kMaxBodyBytes});
+        &keys_,
+        protocol::CallbackVerifierOptions{.allowed_key_url_prefixes = {"https://keys.test/"},
+                                          .max_body_bytes = kMaxBodyBytes});
 
     pool_ = std::make_unique<ThreadPool>(4, 64);
     // The endpoint needs the issuer, whose callback URL needs the port: the handler forwards to
@@ -319,12 +319,11 @@ class CallbackEndpointTest : public ::testing::Test {
     absl::StatusOr<std::string> body_template = domain::CallbackBodyTemplateFor(upload, token);
     EXPECT_TRUE(body_template.ok()) << body_template.status();
     auto quoted = [](absl::string_view s) { return nlohmann::json(std::string(s)).dump(); };
-    return absl::StrReplaceAll(body_template.value_or(""),
-                               {{"${bucket}", quoted(kBucket)},
-                                {"${object}", quoted(r.key)},
-                                {"${size}", absl::StrCat(r.size)},
-                                {"${mimeType}", quoted(r.mime_type)},
-                                {"${etag}", quoted(r.etag)}});
+    return absl::StrReplaceAll(body_template.value_or(""), {{"${bucket}", quoted(kBucket)},
+                                                            {"${object}", quoted(r.key)},
+                                                            {"${size}", absl::StrCat(r.size)},
+                                                            {"${mimeType}", quoted(r.mime_type)},
+                                                            {"${etag}", quoted(r.etag)}});
   }
 
   // Content-Type, Authorization and x-oss-pub-key-url as OSS sends them for `body` at `target`.
@@ -426,8 +425,8 @@ TEST_F(CallbackEndpointTest, GoodCallbackCompletesAndItsDuplicateWritesNoEvent) 
   const domain::Upload done = MustGet(upload);
   EXPECT_EQ(done.state, domain::UploadState::kCompleted);
   ASSERT_TRUE(done.object.has_value());
-  EXPECT_EQ(*done.object, (domain::ObjectInfo{std::string(kBucket), r.key, r.size, r.mime_type,
-                                              r.etag}));
+  EXPECT_EQ(*done.object,
+            (domain::ObjectInfo{std::string(kBucket), r.key, r.size, r.mime_type, r.etag}));
   const std::vector<domain::UploadEvent> events = EventsAfter(before);
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].type, domain::EventType::kCompleted);
@@ -561,8 +560,7 @@ TEST_F(CallbackEndpointTest, RejectedCallbackRepeatedGetsTheSameAnswerAndNoEvent
 TEST_F(CallbackEndpointTest, ConcurrentCopiesOfOneCallbackWriteOneEvent) {
   const auto [upload, token, r, before] = NewCase();
   const std::string body = CallbackBody(upload, token, r);
-  const std::string request =
-      SignedRequest(body);
+  const std::string request = SignedRequest(body);
 
   constexpr int kCopies = 8;
   std::vector<HttpAnswer> answers(kCopies);
@@ -641,8 +639,8 @@ TEST_F(CallbackEndpointTest, OversizeBodyIsRefusedWith413) {
 
   // Declared over the limit: the server answers as soon as it has the headers.
   const std::string body(kMaxBodyBytes + 1, ' ');
-  const HttpAnswer answer = Send(RawRequest(
-      "POST", kCallbackPath, SignedHeaders(kCallbackPath, body), "", body.size()));
+  const HttpAnswer answer =
+      Send(RawRequest("POST", kCallbackPath, SignedHeaders(kCallbackPath, body), "", body.size()));
   EXPECT_EQ(answer.status, 413) << answer.body;
   ExpectUntouched(upload, before);
 
@@ -661,8 +659,7 @@ TEST_F(CallbackEndpointTest, SlowClientIsClosedAfterTheReadTimeout) {
 
   // Headers and half the body, then nothing: the whole request must arrive within read_timeout.
   const std::string body = CallbackBody(upload, token, r);
-  const std::string request =
-      SignedRequest(body);
+  const std::string request = SignedRequest(body);
   ClientSocket slow(server_->port(), absl::Seconds(5));
   ASSERT_TRUE(slow.connected());
   ASSERT_TRUE(slow.SendAll(absl::string_view(request).substr(0, request.size() - body.size() / 2)));
@@ -718,6 +715,19 @@ TEST_F(CallbackEndpointTest, SignedButMalformedBodyIsBadRequest) {
   const std::string body = absl::StrCat("{\"upload_id\":\"", upload.id, "\"");  // cut short
   const HttpAnswer answer = Post(body, SignedHeaders(kCallbackPath, body));
   EXPECT_EQ(answer.status, 400) << answer.body;
+  ExpectUntouched(upload, before);
+}
+
+TEST_F(CallbackEndpointTest, SignedButWithTwoContentTypesIsBadRequest) {
+  const auto [upload, token, r, before] = NewCase();
+
+  // The signature covers the body, not the header: which Content-Type was meant is ambiguous.
+  const std::string body = CallbackBody(upload, token, r);
+  std::vector<Header> headers = SignedHeaders(kCallbackPath, body);
+  headers.push_back({"content-type", "application/x-www-form-urlencoded"});
+  const HttpAnswer answer = Post(body, headers);
+  EXPECT_EQ(answer.status, 400) << answer.body;
+  EXPECT_THAT(answer.body, HasSubstr("duplicate content-type header"));
   ExpectUntouched(upload, before);
 }
 
