@@ -314,11 +314,18 @@ bool EventHub::AttachLocked(const std::shared_ptr<Subscription>& sub, int64_t af
     sub->offered_through_ = std::max(sub->offered_through_, after);
   }
   bool news = false;
-  for (const SharedEvent& event : recent_) {
-    if (event->sequence > after) news |= sub->Offer(event, options_.max_queued_per_subscriber);
+  for (auto it = FirstRecentAfter(after); it != recent_.end(); ++it) {
+    news |= sub->Offer(*it, options_.max_queued_per_subscriber);
   }
   live_.push_back(sub);
   return news;
+}
+
+std::deque<SharedEvent>::const_iterator EventHub::FirstRecentAfter(int64_t after) const {
+  // recent_ is in sequence order: a subscriber watching from now (after = head) skips the whole
+  // window in O(log n) instead of visiting every event under the hub's lock.
+  return std::upper_bound(recent_.begin(), recent_.end(), after,
+                          [](int64_t seq, const SharedEvent& e) { return seq < e->sequence; });
 }
 
 void EventHub::CatchUp(std::shared_ptr<Subscription> sub, int64_t after) {
@@ -354,10 +361,9 @@ void EventHub::CatchUp(std::shared_ptr<Subscription> sub, int64_t after) {
         const int64_t oldest_in_memory = recent_.empty() ? head_ + 1 : recent_.front()->sequence;
         if (after >= oldest_in_memory - 1) {
           from_memory = true;
-          for (const SharedEvent& event : recent_) {
-            if (event->sequence <= after) continue;
-            page.push_back(event);
-            if (static_cast<int>(page.size()) >= limit) break;
+          for (auto it = FirstRecentAfter(after);
+               it != recent_.end() && static_cast<int>(page.size()) < limit; ++it) {
+            page.push_back(*it);
           }
         }
       }

@@ -138,6 +138,9 @@ class EventHub {
   // True when the caller must Notify() the subscriber (after releasing mu_).
   bool AttachLocked(const std::shared_ptr<Subscription>& sub, int64_t after)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The first event of recent_ with a sequence above `after`.
+  std::deque<SharedEvent>::const_iterator FirstRecentAfter(int64_t after) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   struct CatchUpThread {
     std::thread thread;
