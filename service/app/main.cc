@@ -478,7 +478,10 @@ int Main(int argc, char** argv) {
     if (!client.ok()) return Fail("OSS client", client.status());
     oss = *std::move(client);
     batcher = std::make_unique<storage::CallbackBatcher>(&store, &domain::CheckObjectAgainstUpload);
-
+  }
+  {
+    // Every role serves /healthz, /readyz and /metrics; only the callback roles take callbacks
+    // (with --role=grpc the callback route does not exist and answers 404).
     transport::CallbackEndpointDeps deps;
     deps.verifier = verifier.get();
     deps.batcher = batcher.get();
@@ -489,7 +492,7 @@ int Main(int argc, char** argv) {
     deps.ready = [&db] { return CheckReady(db); };
     deps.metrics = &registry;
     transport::CallbackEndpointOptions options;
-    options.callback_path = config->callback_path;
+    options.callback_path = serve_callback ? config->callback_path : "";
     options.confirm_with_head_object = config->confirm_with_head_object;
     endpoint = std::make_unique<transport::CallbackEndpoint>(deps, options);
 

@@ -72,7 +72,7 @@ CallbackEndpoint::CallbackEndpoint(CallbackEndpointDeps deps, CallbackEndpointOp
           {"route", "code"})) {}
 
 absl::string_view CallbackEndpoint::RouteLabel(absl::string_view path) const {
-  if (path == options_.callback_path) return "callback";
+  if (!options_.callback_path.empty() && path == options_.callback_path) return "callback";
   if (path == "/healthz") return "healthz";
   if (path == "/readyz") return "readyz";
   if (path == "/metrics") return "metrics";
@@ -125,7 +125,7 @@ void CallbackEndpoint::Route(HttpRequest request, HttpRespond respond) {
     }
     return;
   }
-  if (path != options_.callback_path) {
+  if (options_.callback_path.empty() || path != options_.callback_path) {
     respond(Error(404, "not found"));
     return;
   }

@@ -19,6 +19,7 @@
 namespace ossup::transport {
 
 struct CallbackEndpointOptions {
+  // Empty: no callback route (the probes and /metrics only, as for --role=grpc).
   std::string callback_path = "/oss/callback";
   // Confirm every reported object with HeadObject on our own bucket before trusting it: a valid
   // OSS signature does not prove which account's upload triggered the callback.
