@@ -22,6 +22,11 @@ struct CurlSlistDeleter {
 };
 using CurlSlist = std::unique_ptr<curl_slist, CurlSlistDeleter>;
 
+struct CurlMimeDeleter {
+  void operator()(curl_mime* mime) const { curl_mime_free(mime); }
+};
+using CurlMime = std::unique_ptr<curl_mime, CurlMimeDeleter>;
+
 }  // namespace ossup::remote
 
 #endif  // OSSUP_SERVICE_REMOTE_CURL_UTIL_H_

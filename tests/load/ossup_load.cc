@@ -41,10 +41,12 @@
 #include "ossup/upload/v1/upload_service.grpc.pb.h"
 #include "service/protocol/callback_verifier.h"
 #include "service/protocol/crypto.h"
+#include "service/remote/curl_util.h"
 
 namespace {
 
 namespace v1 = ::ossup::upload::v1;
+namespace remote = ::ossup::remote;
 using Json = nlohmann::json;
 
 struct Common {
@@ -80,8 +82,11 @@ std::vector<std::unique_ptr<v1::UploadService::Stub>> Stubs(const Common& c, int
   return stubs;
 }
 
+std::string Bearer(const Common& c) { return absl::StrCat("Bearer ", c.token); }
+
+// A unary call's credentials and deadline (streams take Bearer() only).
 void Authorize(grpc::ClientContext* ctx, const Common& c) {
-  ctx->AddMetadata("authorization", absl::StrCat("Bearer ", c.token));
+  ctx->AddMetadata("authorization", Bearer(c));
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
 }
 
@@ -212,7 +217,8 @@ size_t CollectHeader(char* data, size_t size, size_t n, void* out) {
 // benchmark's fault switch) and returns the object's ETag.
 absl::StatusOr<std::string> StoreObject(CURL* h, const v1::PostForm& form,
                                         const std::string& data) {
-  curl_mime* mime = curl_mime_init(h);
+  remote::CurlMime owned_mime(curl_mime_init(h));
+  curl_mime* mime = owned_mime.get();
   for (const auto& f : form.fields()) {
     curl_mimepart* p = curl_mime_addpart(mime);
     curl_mime_name(p, f.name().c_str());
@@ -235,7 +241,6 @@ absl::StatusOr<std::string> StoreObject(CURL* h, const v1::PostForm& form,
   const CURLcode rc = curl_easy_perform(h);
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-  curl_mime_free(mime);
   if (rc != CURLE_OK) return absl::UnavailableError(curl_easy_strerror(rc));
   // 203: stored, callback dropped (as the benchmark asked); 200 would mean a callback happened.
   if (status != 203 && status != 200) {
@@ -322,7 +327,8 @@ std::vector<SignedCallback> PrepareCallbacks(const Common& c, const CallbackFlag
   std::atomic<size_t> next{0};
   std::atomic<int> failures{0};
   auto worker = [&] {
-    CURL* h = curl_easy_init();
+    remote::CurlEasy easy(curl_easy_init());
+    CURL* h = easy.get();
     const std::string data(100, 'x');
     for (size_t i = next++; i < created.size(); i = next++) {
       absl::StatusOr<std::string> etag = StoreObject(h, created[i].form(), data);
@@ -335,7 +341,6 @@ std::vector<SignedCallback> PrepareCallbacks(const Common& c, const CallbackFlag
       }
       out[i] = *std::move(cb);
     }
-    curl_easy_cleanup(h);
   };
   std::vector<std::thread> threads;
   for (int i = 0; i < 3; ++i) threads.emplace_back(worker);  // the emulator has 4 workers
@@ -363,10 +368,10 @@ long SendCallback(CURL* h, const SignedCallback& cb, curl_slist* headers) {
   return status;
 }
 
-curl_slist* HeaderList(const SignedCallback& cb) {
+remote::CurlSlist HeaderList(const SignedCallback& cb) {
   curl_slist* list = nullptr;
   for (const auto& h : cb.headers) list = curl_slist_append(list, h.c_str());
-  return list;
+  return remote::CurlSlist(list);
 }
 
 Json RunCallbacks(const Common& c, const CallbackFlags& f) {
@@ -379,17 +384,16 @@ Json RunCallbacks(const Common& c, const CallbackFlags& f) {
   std::vector<double> latencies;
   const absl::Time start = absl::Now();
   auto worker = [&] {
-    CURL* h = curl_easy_init();
+    remote::CurlEasy easy(curl_easy_init());
+    CURL* h = easy.get();
     std::vector<double> mine;
     for (size_t i = next++; i < callbacks.size(); i = next++) {
-      curl_slist* headers = HeaderList(callbacks[i]);
+      const remote::CurlSlist headers = HeaderList(callbacks[i]);
       const absl::Time t0 = absl::Now();
-      const long status = SendCallback(h, callbacks[i], headers);
+      const long status = SendCallback(h, callbacks[i], headers.get());
       mine.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
-      curl_slist_free_all(headers);
       if (status != 200) ++errors;
     }
-    curl_easy_cleanup(h);
     absl::MutexLock lock(&mu);
     latencies.insert(latencies.end(), mine.begin(), mine.end());
   };
@@ -412,7 +416,7 @@ Json RunLatency(const Common& c, const CallbackFlags& f) {
   absl::Mutex mu;
   absl::flat_hash_map<std::string, absl::Time> accepted, received;
   grpc::ClientContext ctx;
-  ctx.AddMetadata("authorization", absl::StrCat("Bearer ", c.token));
+  ctx.AddMetadata("authorization", Bearer(c));
   v1::WatchUploadsRequest req;
   req.set_parent(absl::StrCat("namespaces/", c.ns));
   req.set_from_now(true);
@@ -433,14 +437,14 @@ Json RunLatency(const Common& c, const CallbackFlags& f) {
   std::atomic<size_t> next{0};
   std::atomic<int64_t> errors{0};
   auto worker = [&] {
-    CURL* h = curl_easy_init();
+    remote::CurlEasy easy(curl_easy_init());
+    CURL* h = easy.get();
     for (size_t i = next++; i < callbacks.size(); i = next++) {
       const absl::Time due = start + absl::Seconds(static_cast<double>(i) / f.rate);
       if (due > absl::Now()) absl::SleepFor(due - absl::Now());
-      curl_slist* headers = HeaderList(callbacks[i]);
-      const long status = SendCallback(h, callbacks[i], headers);
+      const remote::CurlSlist headers = HeaderList(callbacks[i]);
+      const long status = SendCallback(h, callbacks[i], headers.get());
       const absl::Time now = absl::Now();
-      curl_slist_free_all(headers);
       if (status != 200) {
         ++errors;
         continue;
@@ -448,7 +452,6 @@ Json RunLatency(const Common& c, const CallbackFlags& f) {
       absl::MutexLock lock(&mu);
       accepted.emplace(callbacks[i].upload_name, now);
     }
-    curl_easy_cleanup(h);
   };
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) threads.emplace_back(worker);
@@ -486,7 +489,7 @@ class CountingReader final : public grpc::ClientReadReactor<v1::UploadEvent> {
   CountingReader(v1::UploadService::Stub* stub, const Common& c, std::atomic<int>* started,
                  std::atomic<int>* received, std::atomic<int>* finished)
       : started_(started), received_(received), finished_(finished) {
-    ctx_.AddMetadata("authorization", absl::StrCat("Bearer ", c.token));
+    ctx_.AddMetadata("authorization", Bearer(c));
     req_.set_parent(absl::StrCat("namespaces/", c.ns));
     req_.set_from_now(true);
     stub->async()->WatchUploads(&ctx_, &req_, this);
@@ -560,13 +563,11 @@ Json RunStreams(const Common& c, const CallbackFlags& f, int streams, int servic
   std::cerr << "ossup-load: " << started.load() << " streams live" << std::endl;
   absl::SleepFor(absl::Seconds(2));  // also lets allocations settle before reading RSS
   const int64_t rss_with_streams = RssKb(service_pid);
-  CURL* h = curl_easy_init();
-  curl_slist* headers = HeaderList(callbacks[0]);
+  remote::CurlEasy easy(curl_easy_init());
+  const remote::CurlSlist headers = HeaderList(callbacks[0]);
   const double service_cpu0 = CpuMs(std::to_string(service_pid)), own_cpu0 = CpuMs("self");
   const absl::Time t0 = absl::Now();
-  const long status = SendCallback(h, callbacks[0], headers);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(h);
+  const long status = SendCallback(easy.get(), callbacks[0], headers.get());
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   while (received < streams && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
   const double fanout_ms = absl::ToDoubleMilliseconds(absl::Now() - t0);
@@ -597,7 +598,10 @@ int main(int argc, char** argv) {
   // As in the service: Debian's Abseil keeps Mutex deadlock detection on, and gRPC's locks are
   // Abseil mutexes; the load generator must not spend the shared cores on it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (absl::Status st = remote::CurlGlobalInitOnce(); !st.ok()) {
+    std::cerr << "ossup-load: " << st << "\n";
+    return 1;
+  }
   CLI::App app("ossup-load: load generator of the service benchmarks", "ossup-load");
   app.require_subcommand(1);
   Common c;
