@@ -656,37 +656,39 @@ absl::StatusOr<EventPage> UploadStore::ReadEvents(int64_t after_sequence, int li
       " AND ($4::uuid[] IS NULL OR upload_id = ANY($4::uuid[]))",
       " ORDER BY sequence LIMIT $5) e ON true ORDER BY e.sequence"));
   EventPage page;
-  OSSUP_RETURN_IF_ERROR(db_->WithConnection([&](pqxx::connection& conn) -> absl::Status {
-    page = EventPage{};
-    pqxx::nontransaction tx(conn);
-    // Unnamed, so planned for its actual values every time: a generic plan made while the log
-    // was empty is a sequential scan, and it stayed one as the log grew (auto_explain in the
-    // benchmark: 25-72 ms per read of a few thousand events, p50 event latency 5-9 ms).
-    pqxx::result rows = tx.exec_params(*kSql, NullIfEmpty(filter.ns), after_sequence,
-                                       NullIfEmpty(filter.subject), NullIfEmpty(ids), limit);
-    if (rows.empty()) return absl::InternalError("reading events: no watermark row");
-    const int64_t purged_through = rows[0][0].as<int64_t>();
-    const int64_t head = rows[0][1].as<int64_t>();
-    if (after_sequence < purged_through) {
-      return absl::OutOfRangeError(absl::StrCat(
-          "events after ", after_sequence, " were purged (oldest retained: ", purged_through + 1,
-          "); re-list and watch from the listing's sequence"));
-    }
-    int returned = 0;
-    for (const auto& row : rows) {
-      if (row[2].is_null()) continue;
-      ++returned;
-      domain::UploadEvent e;
-      e.sequence = row[2].as<int64_t>();
-      e.type = static_cast<EventType>(row[3].as<int>());
-      e.event_time = codec::FromMicros(row[4].as<int64_t>());
-      e.upload = codec::UploadFromJson(nlohmann::json::parse(row[5].c_str()));
-      page.events.push_back(std::move(e));
-    }
-    page.scanned_through =
-        returned == limit ? page.events.back().sequence : std::max(head, after_sequence);
-    return absl::OkStatus();
-  }));
+  OSSUP_RETURN_IF_ERROR(db_->WithConnection(
+      [&](pqxx::connection& conn) -> absl::Status {
+        page = EventPage{};
+        pqxx::nontransaction tx(conn);
+        // Unnamed, so planned for its actual values every time: a generic plan made while the log
+        // was empty is a sequential scan, and it stayed one as the log grew (auto_explain in the
+        // benchmark: 25-72 ms per read of a few thousand events, p50 event latency 5-9 ms).
+        pqxx::result rows = tx.exec_params(*kSql, NullIfEmpty(filter.ns), after_sequence,
+                                           NullIfEmpty(filter.subject), NullIfEmpty(ids), limit);
+        if (rows.empty()) return absl::InternalError("reading events: no watermark row");
+        const int64_t purged_through = rows[0][0].as<int64_t>();
+        const int64_t head = rows[0][1].as<int64_t>();
+        if (after_sequence < purged_through) {
+          return absl::OutOfRangeError(
+              absl::StrCat("events after ", after_sequence, " were purged (oldest retained: ",
+                           purged_through + 1, "); re-list and watch from the listing's sequence"));
+        }
+        for (const auto& row : rows) {
+          if (row[2].is_null()) continue;
+          domain::UploadEvent e;
+          e.sequence = row[2].as<int64_t>();
+          e.type = static_cast<EventType>(row[3].as<int>());
+          e.event_time = codec::FromMicros(row[4].as<int64_t>());
+          e.upload = codec::UploadFromJson(nlohmann::json::parse(row[5].c_str()));
+          page.events.push_back(std::move(e));
+        }
+        page.scanned_through = static_cast<int>(page.events.size()) == limit
+                                   ? page.events.back().sequence
+                                   : std::max(head, after_sequence);
+        return absl::OkStatus();
+      },
+      // A read is safe to repeat: a pooled connection the server closed meanwhile is replaced.
+      Database::OnBroken::kRetryOnce));
   return page;
 }
 
