@@ -30,18 +30,19 @@ inline CallbackBatcherOptions DefaultCallbackBatcherOptions() {
 // transaction (UploadStore::ApplyCallbacks): a lone callback is not delayed, and under load the
 // flush is shared by the batch.
 //
-// Thread-safe; callers block until their batch committed.
+// Thread-safe. Apply() blocks until the batch committed; ApplyAsync() answers from the committer.
 class CallbackBatcher {
  public:
   // `store` must outlive the batcher. `check` is used for every callback.
   CallbackBatcher(UploadStore* store, CallbackCheck check,
                   CallbackBatcherOptions options = DefaultCallbackBatcherOptions())
       : group_(
-            [store, check = std::move(check)](const std::vector<Queued>& queued) {
+            [store, check = std::move(check)](std::vector<Queued>&& queued) {
               std::vector<CallbackInput> inputs;
+              inputs.reserve(queued.size());
               absl::Time now = absl::InfinitePast();
-              for (const Queued& q : queued) {
-                inputs.push_back(q.first);
+              for (Queued& q : queued) {
+                inputs.push_back(std::move(q.first));
                 now = std::max(now, q.second);
               }
               return store->ApplyCallbacks(inputs, check, now);

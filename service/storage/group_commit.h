@@ -36,8 +36,9 @@ struct GroupCommitOptions {
 template <typename In, typename Out>
 class GroupCommit {
  public:
+  // Gets the batch's inputs to keep: nothing reads them after the call.
   using CommitFn =
-      std::function<absl::StatusOr<std::vector<absl::StatusOr<Out>>>(const std::vector<In>&)>;
+      std::function<absl::StatusOr<std::vector<absl::StatusOr<Out>>>(std::vector<In>&&)>;
 
   GroupCommit(CommitFn commit, GroupCommitOptions options)
       : commit_(std::move(commit)), options_(options) {
@@ -114,7 +115,7 @@ class GroupCommit {
       absl::StatusOr<std::vector<absl::StatusOr<Out>>> results =
           absl::InternalError("group commit: not run");
       try {
-        results = commit_(inputs);
+        results = commit_(std::move(inputs));
       } catch (const std::exception& e) {  // must not escape the thread: it would terminate
         results = absl::InternalError(absl::StrCat("group commit: ", e.what()));
       }
