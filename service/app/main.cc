@@ -1,6 +1,7 @@
 // oss-upload-orchestrator: the gRPC API and the OSS callback endpoint in one binary.
 //   --role=all       both (default)
-//   --role=grpc      the gRPC API only (internal port)
+//   --role=grpc      the gRPC API (internal port); its HTTP port has only /healthz, /readyz,
+//   /metrics
 //   --role=callback  the callback endpoint only (the internet-facing sidecar)
 // Both roles talk to PostgreSQL directly. See docs/configuration.md.
 #include <grpcpp/ext/proto_server_reflection_plugin.h>

@@ -3,12 +3,11 @@
 // Usage: node roles_test.js   (DATABASE_URL and NODE_PATH set by tests/run.sh)
 'use strict';
 
-const path = require('path');
 const { loadOrSkip, requireDatabaseOrSkip, tally } = require('../js/harness');
 
 const grpc = loadOrSkip('@grpc/grpc-js');
 const protoLoader = loadOrSkip('@grpc/proto-loader');
-const { startStack, uploadClient, ROOT } = require('./stack');
+const { startStack, uploadClient } = require('./stack');
 
 requireDatabaseOrSkip();
 
@@ -16,11 +15,7 @@ const t = tally('roles');
 const check = t.check;
 
 async function main() {
-  const build = process.env.OSSUP_BUILD_DIR || path.join(ROOT, 'build');
-  const serviceBin = path.join(build, 'service/app/oss-upload-orchestrator');
-  const stack = await startStack({
-    serviceCommand: (file) => [serviceBin, [`--config=${file}`, '--role=grpc']],
-  });
+  const stack = await startStack({ serviceArgs: ['--role=grpc'] });
   const client = uploadClient(grpc, protoLoader, stack.grpcTarget, stack.token);
   try {
     const created = await new Promise((resolve, reject) => client.CreateUpload({

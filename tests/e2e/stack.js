@@ -131,7 +131,9 @@ async function startStack(options = {}) {
     return file;
   }
   // options.serviceCommand(file) => [cmd, args] runs the service another way (in a container).
-  const serviceCommand = options.serviceCommand || ((file) => [serviceBin, [`--config=${file}`]]);
+  // options.serviceArgs are added to the default command (e.g. ['--role=grpc']).
+  const serviceCommand = options.serviceCommand
+    || ((file) => [serviceBin, [`--config=${file}`, ...(options.serviceArgs || [])]]);
   const startService = async (file) => {
     const started = await startProcess('oss-upload-orchestrator', ...serviceCommand(file),
       { grpc: /ossup grpc listening on 127\.0\.0\.1:(\d+)/,
