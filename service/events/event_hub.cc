@@ -201,16 +201,18 @@ absl::Status EventHub::Poll() {
       // Forget subscribers that went away or ended; the rest get this page. One that attaches
       // after this point already finds the page in recent_, so it misses nothing, and one that
       // is in `subs` and also attached late ignores what it was offered twice (offered_through_).
-      subs.reserve(live_.size());
+      // An empty page (a poll that found nothing) only sweeps.
+      const bool deliver = !fresh.empty();
+      if (deliver) subs.reserve(live_.size());
       live_.erase(std::remove_if(live_.begin(), live_.end(),
-                                 [&subs](const std::weak_ptr<Subscription>& weak) {
+                                 [&subs, deliver](const std::weak_ptr<Subscription>& weak) {
                                    auto sub = weak.lock();
                                    if (!sub) return true;
                                    {
                                      absl::MutexLock sub_lock(&sub->mu_);
                                      if (sub->ended_ || sub->cancelled_) return true;
                                    }
-                                   subs.push_back(std::move(sub));
+                                   if (deliver) subs.push_back(std::move(sub));
                                    return false;
                                  }),
                   live_.end());
