@@ -16,13 +16,18 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& what, const std::st
                                           size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(what, ": cannot read ", path));
-  std::string data(max_bytes + 1, '\0');
-  in.read(data.data(), static_cast<std::streamsize>(data.size()));
-  data.resize(static_cast<size_t>(in.gcount()));
-  if (data.size() > max_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": ", path, " is larger than ", max_bytes, " bytes"));
+  // Grows with what the file holds, so a generous limit costs nothing for a small file.
+  std::string data;
+  char chunk[64 * 1024];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    const size_t got = static_cast<size_t>(in.gcount());
+    if (got > max_bytes - data.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": ", path, " is larger than ", max_bytes, " bytes"));
+    }
+    data.append(chunk, got);
   }
+  if (in.bad()) return absl::DataLossError(absl::StrCat(what, ": error reading ", path));
   return data;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -64,6 +65,17 @@ TEST_F(ResolveTokenTest, ReadSmallFileReadsNoMoreThanItsLimit) {
   EXPECT_EQ(big.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(big.status().message().find("larger than 9 bytes"), absl::string_view::npos);
   EXPECT_EQ(ReadSmallFile("f", "/nonexistent/x", 9).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ResolveTokenTest, ReadSmallFileAllocatesForTheFileNotForTheLimit) {
+  // Larger than one read chunk, so the limit is checked across chunks.
+  std::string content(200 * 1000 + 7, 'z');
+  content[123456] = 'q';
+  const std::string file = WriteFile(content);
+  EXPECT_EQ(*ReadSmallFile("f", file, content.size()), content);
+  EXPECT_FALSE(ReadSmallFile("f", file, content.size() - 1).ok());
+  // A limit no machine could allocate up front is fine for a small file.
+  EXPECT_EQ(*ReadSmallFile("f", WriteFile("abc"), std::numeric_limits<size_t>::max()), "abc");
 }
 
 TEST(OpenChannelTest, ChecksFilesAndPairsUpFront) {

@@ -1,5 +1,6 @@
 #include "client/raw_http_request.h"
 
+#include <optional>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -66,11 +67,21 @@ absl::StatusOr<RawHttpRequest> ParseRawHttpRequest(absl::string_view capture) {
     req.headers.emplace_back(std::string(absl::StripAsciiWhitespace(line.substr(0, colon))),
                              std::string(absl::StripAsciiWhitespace(line.substr(colon + 1))));
   }
-  if (!blank_seen && !rest.empty()) {
+  if (!blank_seen) {
+    // Without it the capture was cut short, or is not HTTP: its body cannot be told apart.
     return absl::InvalidArgumentError("capture: no blank line after the headers");
   }
+  std::optional<absl::string_view> content_length;
   for (const auto& [name, value] : req.headers) {
     if (!absl::EqualsIgnoreCase(name, "content-length")) continue;
+    if (content_length && *content_length != value) {
+      // As an HTTP server must (RFC 9112 6.3): two lengths leave the body ambiguous.
+      return absl::InvalidArgumentError("capture: conflicting Content-Length headers");
+    }
+    content_length = value;
+  }
+  if (content_length) {
+    const absl::string_view value = *content_length;
     size_t length = 0;
     if (!absl::SimpleAtoi(value, &length)) {
       return absl::InvalidArgumentError(absl::StrCat("capture: bad Content-Length '", value, "'"));

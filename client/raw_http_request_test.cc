@@ -31,6 +31,13 @@ TEST(RawHttpRequestTest, LfLinesTrailingBytesAndNoContentLength) {
   auto no_length = ParseRawHttpRequest("POST /cb HTTP/1.1\r\nHost: h\r\n\r\na=1\r\nb");
   ASSERT_TRUE(no_length.ok());
   EXPECT_EQ(no_length->body, "a=1\r\nb");  // the rest, byte for byte
+  auto repeated =
+      ParseRawHttpRequest("POST /cb HTTP/1.1\nContent-Length: 2\nContent-Length: 2\n\n{}");
+  ASSERT_TRUE(repeated.ok()) << repeated.status();  // the same length twice is not ambiguous
+  EXPECT_EQ(repeated->body, "{}");
+  auto headers_only = ParseRawHttpRequest("POST /cb HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(headers_only.ok());
+  EXPECT_EQ(headers_only->body, "");
 }
 
 TEST(RawHttpRequestTest, RefusesWhatCannotBeAReliableCapture) {
@@ -43,6 +50,14 @@ TEST(RawHttpRequestTest, RefusesWhatCannotBeAReliableCapture) {
                   .message(),
               HasSubstr("only 5 body bytes"));
   EXPECT_FALSE(ParseRawHttpRequest("POST /cb HTTP/1.1\r\nContent-Length: x\r\n\r\n").ok());
+  EXPECT_THAT(
+      ParseRawHttpRequest("POST /cb HTTP/1.1\r\nHost: h\r\nAuthorization: abc=").status().message(),
+      HasSubstr("no blank line"));
+  EXPECT_THAT(ParseRawHttpRequest("POST /cb HTTP/1.1\r\nContent-Length: 2\r\n"
+                                  "Content-Length: 3\r\n\r\nabc")
+                  .status()
+                  .message(),
+              HasSubstr("conflicting Content-Length"));
   std::string many = "POST /cb HTTP/1.1\r\n";
   for (int i = 0; i < 150; ++i) many += "X-H: v\r\n";
   EXPECT_FALSE(ParseRawHttpRequest(many + "\r\n").ok());

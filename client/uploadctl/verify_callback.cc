@@ -152,7 +152,7 @@ void AddVerifyCallbackCommand(CLI::App* app, int* exit_code) {
                 "with --fetch, fetch http:// key URLs as they are");
   cmd->add_option("--max-body-bytes", flags->max_body,
                   "body limit, as the service's http.max_callback_body_bytes (default 65536)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(size_t{1024}, protocol::kLargestCallbackBodyLimit));
   cmd->add_flag("--json", flags->json, "print one JSON object instead of text");
   cmd->callback([flags, exit_code] { *exit_code = VerifyCallback(*flags); });
 }

@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 #include "service/common/status_macros.h"
+#include "service/protocol/callback_verifier.h"
 
 namespace ossup::app {
 namespace {
@@ -129,6 +130,12 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& ba
     }
     OSSUP_RETURN_IF_ERROR(Get(h, "callback_path", &c.callback_path, "http."));
     OSSUP_RETURN_IF_ERROR(Get(h, "max_callback_body_bytes", &c.max_callback_body_bytes, "http."));
+    if (c.max_callback_body_bytes < 1024 ||
+        c.max_callback_body_bytes > protocol::kLargestCallbackBodyLimit) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("config: http.max_callback_body_bytes must be 1024-",
+                       protocol::kLargestCallbackBodyLimit));
+    }
   }
   if (!doc.contains("database") || !doc["database"].contains("url")) {
     return absl::InvalidArgumentError("config: database.url is required");

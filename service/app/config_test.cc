@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -77,6 +78,13 @@ TEST_F(ConfigTest, BadConfigNamesTheSetting) {
               HasSubstr("worker_threads"));
   EXPECT_THAT(ParseConfig(Json(R"(,"http":{"listen":"nope"})"), dir_).status().message(),
               HasSubstr("http.listen"));
+  for (const char* bytes : {"100", "100000000"}) {
+    EXPECT_THAT(
+        ParseConfig(Json(absl::StrCat(R"(,"http":{"max_callback_body_bytes":)", bytes, "}")), dir_)
+            .status()
+            .message(),
+        HasSubstr("http.max_callback_body_bytes must be 1024-8388608"));
+  }
   EXPECT_THAT(
       ParseConfig(Json(R"(,"callback_keys":{"pins":[{"url":"u","pem_file":"missing.pem"}]})"), dir_)
           .status()

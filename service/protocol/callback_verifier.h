@@ -69,6 +69,10 @@ struct CallbackVerifierOptions {
   size_t max_body_bytes = 64 * 1024;
 };
 
+// The largest body limit a deployment may configure. Our callback bodies are a few hundred bytes
+// (the template is ours); OSS itself caps form fields at 2 MB each.
+inline constexpr size_t kLargestCallbackBodyLimit = 8 << 20;
+
 // Builds the string OSS signs: percent-decode(path) + raw "?query" suffix (verbatim, only if the
 // target has a '?') + "\n" + raw body. InvalidArgument if the target does not start with '/' or
 // the path has a malformed %-escape. No size limits here (CallbackVerifier applies them).

@@ -67,6 +67,11 @@ check "without the pin and without --fetch it fails offline" 1 "KEY_FETCH_FAILED
 check "a missing file is a usage error" 2 "cannot read" verify-callback "$dir/missing.http"
 printf 'not http\r\n\r\n' > "$dir/garbage.http"
 check "an unparsable capture is a usage error" 2 "first line" verify-callback "$dir/garbage.http"
+head -c 200 "$dir/alphasnow.http" | tr -d '\r' | head -n 3 > "$dir/cut.http"
+check "a capture cut off in its headers is a usage error" 2 "no blank line" verify-callback \
+  --allow-key-url-prefix=https://keys.example.com/ "$dir/cut.http"
+check "a body limit the service would refuse is a usage error" 2 "max-body-bytes" verify-callback \
+  --max-body-bytes=99999999999 "$dir/alphasnow.http"
 check "--help documents the exit status" 0 "Exit status" verify-callback --help
 
 echo "uploadctl verify-callback: $passed passed, $failed failed"
