@@ -111,12 +111,23 @@ absl::StatusOr<FormPostResult> PostFormFile(const ::ossup::upload::v1::PostForm&
   curl_easy_setopt(h, CURLOPT_XFERINFODATA, &transfer);
   curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 
+  // libcurl's own words for the failure ("Operation too slow. Less than 1 bytes/sec transferred
+  // the last 30 seconds") say more than curl_easy_strerror's generic text.
+  char detail[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, detail);
+
   const CURLcode rc = curl_easy_perform(h);
   if (rc != CURLE_OK) {
-    const std::string what = absl::StrCat("POST ", form.url(), ": ", curl_easy_strerror(rc));
+    const std::string what = absl::StrCat("POST ", form.url(), ": ",
+                                          detail[0] != '\0' ? detail : curl_easy_strerror(rc));
     switch (rc) {
       case CURLE_OPERATION_TIMEDOUT:
-        return absl::DeadlineExceededError(what);
+        return absl::DeadlineExceededError(absl::StrCat(
+            what, " (stall limit ", absl::FormatDuration(options.stall_timeout),
+            options.total_timeout > absl::ZeroDuration()
+                ? absl::StrCat(", total limit ", absl::FormatDuration(options.total_timeout))
+                : "",
+            ")"));
       case CURLE_READ_ERROR:
         return absl::NotFoundError(what);
       default:

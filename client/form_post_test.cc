@@ -101,6 +101,9 @@ TEST(PostFormFileTest, AStalledServerIsADeadlineNotAHang) {
   const absl::Time start = absl::Now();
   absl::StatusOr<FormPostResult> r = PostFormFile(form, "/etc/hostname", options);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded) << r.status();
+  // Says what happened and which limit ended it, not just "Timeout was reached".
+  EXPECT_THAT(r.status().message(), HasSubstr("too slow"));
+  EXPECT_THAT(r.status().message(), HasSubstr("(stall limit 1s)"));
   // libcurl measures the stall over its own window (about 7 s here for a 1 s limit); the point
   // is that it ends.
   EXPECT_LT(absl::Now() - start, absl::Seconds(30));

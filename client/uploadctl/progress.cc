@@ -42,7 +42,8 @@ std::string RenderBar(double fraction, int width) {
 std::string RenderProgressLine(const ProgressSnapshot& s, int bar_width) {
   const double seconds = absl::ToDoubleSeconds(s.elapsed);
   const double rate = seconds > 0 ? static_cast<double>(s.sent) / seconds : 0;
-  const double fraction = s.total > 0 ? static_cast<double>(s.sent) / s.total : 0;
+  // Nothing to send (an empty file) is all sent.
+  const double fraction = s.total > 0 ? static_cast<double>(s.sent) / s.total : 1;
   std::string line = s.label;
   if (bar_width > 0) absl::StrAppend(&line, " ", RenderBar(fraction, bar_width));
   absl::StrAppend(&line, absl::StrFormat(" %3d%% ", static_cast<int>(fraction * 100)),
@@ -53,7 +54,6 @@ std::string RenderProgressLine(const ProgressSnapshot& s, int bar_width) {
 
 Progress::Progress(Mode mode, absl::Duration interval, FILE* out)
     : mode_(mode), interval_(mode == Mode::kBar ? absl::Milliseconds(100) : interval), out_(out) {
-  started_ = absl::Now();
   if (mode_ != Mode::kNone) ticker_ = std::thread([this] { Tick(); });
 }
 
@@ -67,16 +67,31 @@ Progress::~Progress() {
   ClearBarLocked();
 }
 
+void Progress::Expect(int files, int64_t bytes) {
+  absl::MutexLock lock(&mu_);
+  expected_files_ = files;
+  expected_bytes_ = bytes;
+}
+
 int Progress::Add(std::string label, int64_t total) {
   absl::MutexLock lock(&mu_);
-  items_.push_back(Item{std::move(label), total, 0, absl::Now(), false});
+  const absl::Time now = absl::Now();
+  if (items_.empty()) first_started_ = now;
+  items_.push_back(Item{std::move(label), total, 0, now, false});
   return static_cast<int>(items_.size()) - 1;
 }
 
-void Progress::Update(int id, int64_t sent) {
+void Progress::Update(int id, int64_t request_sent, int64_t request_total) {
   absl::MutexLock lock(&mu_);
-  // The multipart body is a little larger than the file; progress counts file bytes.
-  items_[id].sent = std::min(std::max(items_[id].sent, sent), items_[id].total);
+  Item& item = items_[id];
+  // Scaled, so 100 % is reached when the last request byte is, not when the file's size in
+  // request bytes (fields included) is.
+  int64_t sent = request_sent;
+  if (request_total > item.total && request_total > 0) {
+    sent =
+        static_cast<int64_t>(static_cast<long double>(request_sent) * item.total / request_total);
+  }
+  item.sent = std::clamp(sent, item.sent, item.total);
 }
 
 void Progress::Finish(int id) {
@@ -117,10 +132,14 @@ void Progress::DrawBarLocked() {
     if (!item.done) s.label = item.label;
   }
   if (active == 0) return;
-  if (items_.size() > 1) {
-    s.label = absl::StrCat(done, "/", items_.size(), " files");
+  const int files = std::max(expected_files_, static_cast<int>(items_.size()));
+  if (files > 1) {
+    // Files not yet started count toward the total, so the ETA covers the whole run; the rate
+    // includes the time between files (creating uploads, waiting for their events).
+    s.total = std::max(s.total, expected_bytes_);
+    s.label = absl::StrCat(done, "/", files, " files");
   }
-  s.elapsed = absl::Now() - started_;
+  s.elapsed = absl::Now() - first_started_;
   const std::string line = RenderProgressLine(s, 30);
   std::fprintf(out_, "\r\x1b[K%s", line.c_str());
   std::fflush(out_);

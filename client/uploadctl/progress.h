@@ -40,9 +40,14 @@ class Progress {
   Progress(Mode mode, absl::Duration interval, FILE* out);
   ~Progress();
 
-  // Registers a transfer; returns its id.
+  // What the whole run will transfer, so the bar's total, percentage and ETA count the files
+  // that have not started yet.
+  void Expect(int files, int64_t bytes);
+  // Registers a transfer of a file of `total` bytes; returns its id.
   int Add(std::string label, int64_t total);
-  void Update(int id, int64_t sent);
+  // `request_sent` of `request_total` request bytes have gone out. The multipart request is a
+  // little larger than the file (the form's fields); progress is shown in file bytes.
+  void Update(int id, int64_t request_sent, int64_t request_total);
   // Marks a transfer finished; kLines mode prints its final line.
   void Finish(int id);
   // Prints a whole line to `stream` without tearing the bar.
@@ -65,7 +70,10 @@ class Progress {
   FILE* const out_;
   absl::Mutex mu_;
   std::vector<Item> items_ ABSL_GUARDED_BY(mu_);
-  absl::Time started_ ABSL_GUARDED_BY(mu_);
+  int expected_files_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t expected_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // When the first transfer began: the bar's rate is over the whole run from there.
+  absl::Time first_started_ ABSL_GUARDED_BY(mu_);
   bool bar_shown_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread ticker_;

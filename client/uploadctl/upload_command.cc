@@ -158,7 +158,7 @@ class Uploader {
     post.on_progress = [&, id](int64_t sent, int64_t total) {
       sent_bytes = sent;
       total_bytes = total;
-      progress_->Update(id, sent);
+      progress_->Update(id, sent, total);
     };
     absl::StatusOr<client::FormPostResult> posted =
         client::PostFormFile(created->form(), path, post);
@@ -171,6 +171,10 @@ class Uploader {
               ? kExitUnavailable
               : kExitServiceError;
       r.message = absl::StrCat("the POST to OSS failed: ", posted.status().message());
+      if (code == absl::StatusCode::kDeadlineExceeded) {
+        absl::StrAppend(&r.message,
+                        "; --stall-timeout sets how long a transfer may make no progress");
+      }
       if (total_bytes > 0 && sent_bytes >= total_bytes) {
         // The whole body went out: OSS may have stored the object and be calling back. Cancelling
         // now could beat that callback, so ask for the outcome instead.
@@ -217,6 +221,7 @@ class Uploader {
   void AppendCancel(const std::string& name, FileResult* r) {
     absl::StatusOr<v1::Upload> cancelled = client_.CancelUpload(name);
     if (cancelled.ok()) {
+      r->upload = *std::move(cancelled);  // what the result reports is the upload as it now is
       absl::StrAppend(&r->message, "; the upload was cancelled");
     } else {
       absl::StrAppend(&r->message, "; cancelling ", name, " failed too (",
@@ -353,6 +358,12 @@ int Upload(const GlobalFlags& g, const UploadFlags& f) {
   auto client = Connect(g);
   if (!client.ok()) return UsageError("upload", client.status());
   Progress progress(mode, std::max(interval, absl::Milliseconds(50)), stderr);
+  int64_t all_bytes = 0;
+  for (const std::string& file : f.files) {
+    struct stat st;
+    if (::stat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode)) all_bytes += st.st_size;
+  }
+  progress.Expect(static_cast<int>(f.files.size()), all_bytes);
   Uploader uploader(f, std::move(settings), **client, &progress);
 
   std::vector<FileResult> results(f.files.size());

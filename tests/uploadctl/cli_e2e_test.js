@@ -1,7 +1,8 @@
 // uploadctl end to end against the local stack (PostgreSQL, the OSS emulator, the service):
 // create/get/list/cancel, a 200 MiB upload with a progress bar on a terminal, progress lines
 // otherwise, parallel uploads, an oversize upload refused by OSS, a failed callback (203), exit
-// codes, and a watch that resumes across a service restart without gaps or duplicates.
+// codes, a watch that resumes across a service restart without gaps or duplicates, and the client
+// library's example program.
 // Usage: node cli_e2e_test.js   (DATABASE_URL set by tests/run.sh; OSSUP_BUILD_DIR optional)
 'use strict';
 
@@ -9,7 +10,7 @@ const { spawn } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 const { requireDatabaseOrSkip, tally } = require('../js/harness');
-const { startStack, ROOT } = require('../e2e/stack');
+const { startStack, postForm, ROOT } = require('../e2e/stack');
 
 requireDatabaseOrSkip();
 
@@ -118,7 +119,7 @@ async function bigUploads(env, dir) {
 
 async function parallelAndRefusals(env, dir, stack) {
   const files = [];
-  for (let i = 0; i < 6; i++) files.push(writeFile(dir, `part-${i}.txt`, (i + 1) * 300 * 1024, String(i)));
+  for (let i = 0; i < 6; i++) files.push(writeFile(dir, `part-${i}.txt`, (i + 1) * 512 * 1024, String(i)));
   let r = await run(['upload', '-j', '3', '--json', '--progress=none', '--metadata=batch=7', ...files], env);
   const lines = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
   const names = new Set(lines.map((l) => l.upload && l.upload.name));
@@ -127,6 +128,15 @@ async function parallelAndRefusals(env, dir, stack) {
     && lines.every((l) => l.ok && l.event.type === 'COMPLETED' && l.upload.metadata.batch === '7'), show(r));
   check('each result reports the size OSS stored',
     lines.every((l) => Number(l.upload.object.size) === fs.statSync(l.file).size), show(r));
+  // Run one after another, no upload could be created before the first one completed.
+  const nanos = (ts) => { const m = /^(.*?)(?:\.(\d+))?Z$/.exec(ts);
+    return BigInt(Date.parse(`${m[1]}Z`)) * 1000000n + BigInt((m[2] || '').padEnd(9, '0')); };
+  if (lines.length === 6 && lines.every((l) => l.event)) {
+    const firstDone = lines.map((l) => nanos(l.event.eventTime)).reduce((a, b) => (a < b ? a : b));
+    const createdBefore = lines.filter((l) => nanos(l.upload.createTime) < firstDone).length;
+    check('-j 3 runs uploads at once: several were created before the first completed',
+      createdBefore >= 2, `${createdBefore} created before the first completion`);
+  }
 
   const big = writeFile(dir, 'oversize.bin', 5000);
   r = await run(['upload', big, '--max-size=1000', '--json', '--progress=none'], env);
@@ -136,7 +146,7 @@ async function parallelAndRefusals(env, dir, stack) {
     r.code === 1 && res && res.ossStatus === 400 && res.ossError.code === 'EntityTooLarge', show(r));
   check('the refusal says which limit, and the pending upload is cancelled',
     res && res.message.includes('larger than the signed limit of 1000 bytes') && res.message.includes('cancelled')
-    && res.upload && res.upload.state === 'PENDING', show(r));
+    && res.upload && res.upload.state === 'CANCELLED', show(r));
   if (res && res.upload) {
     const g = await run(['get', res.upload.name, '--json'], env);
     check('get shows the refused upload CANCELLED', g.code === 0 && JSON.parse(g.stdout).state === 'CANCELLED', show(g));
@@ -148,8 +158,9 @@ async function parallelAndRefusals(env, dir, stack) {
   const small = writeFile(dir, 'dropped.txt', 100);
   r = await run(['upload', small, '--progress=none'], env);
   await faults(stack, { callback: 'none' });
-  check('a 203 CallbackFailed is a failure with OSS\'s message and what the service saw',
+  check('a 203 CallbackFailed is a failure with OSS\'s own message and what the service saw',
     r.code === 1 && r.stderr.includes('OSS stored the object, but its callback to the service failed')
+    && r.stderr.includes('OSS can not connect to your callbackUrl')
     && r.stderr.includes('the service recorded no callback') && r.stderr.includes('verify-callback'), show(r));
 }
 
@@ -201,6 +212,37 @@ async function watchAcrossRestart(env, dir, stack) {
   check('--for ends an idle watch with status 0', idle.code === 0, show(idle));
 }
 
+// The library's documented example (client/examples) as a backend would run it: it prints the
+// form, a browser posts it, and the example prints the completion its watch received.
+async function libraryExample(env) {
+  const example = path.join(build, 'client/upload_client_example');
+  const child = spawn(example, [env.OSSUP_TARGET, 'acme'], { env });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise((resolve) => child.on('close', resolve));
+  const formLine = await new Promise((resolve) => {
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (stdout.includes('\n')) resolve(stdout.split('\n')[0]);
+    });
+    child.on('close', () => resolve(null));
+  });
+  let posted = null;
+  if (formLine) {
+    const form = JSON.parse(formLine);
+    posted = await postForm({ url: form.url, fields: form.fields, client_fields: form.clientFields || [],
+      file_field: form.fileField }, Buffer.from('\x89PNG example'), 'image/png');
+  }
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
+  const code = await exited;
+  clearTimeout(timer);
+  check('the client library example prints a form that a browser-style POST completes',
+    posted && posted.status === 200 && code === 0
+    && /^COMPLETED avatars\/[^ ]+\/me\.png after sequence \d+$/m.test(stdout),
+    `exit ${code} POST ${posted && posted.status}\n${stdout}\n${stderr}`);
+}
+
 (async () => {
   if (!fs.existsSync(UPLOADCTL)) {
     t.fail(`${UPLOADCTL} is not built`);
@@ -212,6 +254,7 @@ async function watchAcrossRestart(env, dir, stack) {
                 OSSUP_NAMESPACE: 'acme' };
   try {
     await resourceCommands(env);
+    await libraryExample(env);
     await bigUploads(env, dir);
     await parallelAndRefusals(env, dir, stack);
     await watchAcrossRestart(env, dir, stack);
