@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "client/connection.h"
 #include "client/raw_http_request.h"
 #include "client/uploadctl/cli.h"
@@ -102,12 +103,20 @@ int VerifyCallback(const VerifyFlags& flags) {
   const protocol::CallbackVerifier verifier(&keys, options);
   const protocol::CallbackVerification v = verifier.Verify({req->target, req->headers, req->body});
 
-  const std::string verdict =
-      v.ok() ? "VERIFIED" : std::string(protocol::CallbackVerifyErrorName(v.error));
+  // The service's route takes POST only (405 otherwise), whatever the signature says.
+  const bool post = req->method == "POST";
+  const bool verified = v.ok() && post;
+  const std::string verdict = !post    ? "METHOD_NOT_ALLOWED"
+                              : v.ok() ? "VERIFIED"
+                                       : std::string(protocol::CallbackVerifyErrorName(v.error));
+  const std::string reason = !post ? absl::StrCat("the service answers 405 to ", req->method,
+                                                  "; OSS sends callbacks as POST",
+                                                  v.ok() ? " (the signature itself verifies)" : "")
+                                   : v.message;
   if (json) {
-    nlohmann::json out = {{"verified", v.ok()},
+    nlohmann::json out = {{"verified", verified},
                           {"verdict", verdict},
-                          {"reason", v.message},
+                          {"reason", reason},
                           {"method", req->method},
                           {"target", req->target},
                           {"body_bytes", req->body.size()},
@@ -123,10 +132,10 @@ int VerifyCallback(const VerifyFlags& flags) {
               << "key URL:        " << (v.key_url.empty() ? "(none)" : v.key_url) << "\n"
               << "string to sign: \"" << absl::CHexEscape(v.string_to_sign) << "\"\n"
               << "MD5:            " << v.string_to_sign_md5_hex << "\n"
-              << "verdict:        " << verdict << (v.ok() ? "" : ": ") << (v.ok() ? "" : v.message)
+              << "verdict:        " << verdict << (verified ? "" : ": ") << (verified ? "" : reason)
               << "\n";
   }
-  return v.ok() ? kExitOk : kExitNegative;
+  return verified ? kExitOk : kExitNegative;
 }
 
 }  // namespace

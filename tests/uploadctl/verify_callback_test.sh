@@ -67,6 +67,10 @@ check "without the pin and without --fetch it fails offline" 1 "KEY_FETCH_FAILED
 check "a missing file is a usage error" 2 "cannot read" verify-callback "$dir/missing.http"
 printf 'not http\r\n\r\n' > "$dir/garbage.http"
 check "an unparsable capture is a usage error" 2 "first line" verify-callback "$dir/garbage.http"
+sed '1s/^POST /GET /' "$dir/alphasnow.http" > "$dir/get.http"
+check "a GET capture is refused as the service refuses it (405), exit 1" 1 "METHOD_NOT_ALLOWED" \
+  verify-callback --allow-key-url-prefix=https://keys.example.com/ \
+  --pin=https://keys.example.com/public.pem="$dir/alphasnow.pem" "$dir/get.http"
 head -c 200 "$dir/alphasnow.http" | tr -d '\r' | head -n 3 > "$dir/cut.http"
 check "a capture cut off in its headers is a usage error" 2 "no blank line" verify-callback \
   --allow-key-url-prefix=https://keys.example.com/ "$dir/cut.http"
