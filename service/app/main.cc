@@ -41,6 +41,7 @@
 #include "service/storage/database.h"
 #include "service/storage/event_listener.h"
 #include "service/storage/migrations.h"
+#include "service/storage/readiness.h"
 #include "service/storage/upload_store.h"
 #include "service/transport/callback_endpoint.h"
 #include "service/transport/grpc_upload_service.h"
@@ -164,25 +165,6 @@ std::unique_ptr<PeriodicTask> StartSweeper(storage::UploadStore* store, const Cl
           next_purge = now + absl::Minutes(10);
         }
       });
-}
-
-// /readyz: the database answers and its schema has every migration this binary knows.
-absl::Status CheckReady(storage::Database& db) {
-  absl::StatusOr<bool> applied = false;
-  const absl::Status reached = db.WithConnection(
-      [&applied](pqxx::connection& conn) {
-        applied = storage::MigrationsApplied(conn);
-        return applied.status();
-      },
-      storage::Database::OnBroken::kRetryOnce);
-  if (!reached.ok()) {
-    return absl::UnavailableError(absl::StrCat("database unreachable: ", reached.message()));
-  }
-  if (!*applied) {
-    return absl::FailedPreconditionError(
-        "database schema is behind: not every migration of this binary is applied");
-  }
-  return absl::OkStatus();
 }
 
 // Uploads per state, every state present (zero when none).
@@ -444,6 +426,7 @@ int Main(int argc, char** argv) {
   std::unique_ptr<protocol::PinnedKeyProvider> keys;
   std::unique_ptr<protocol::CallbackVerifier> verifier;
   std::unique_ptr<remote::CurlOssClient> oss;
+  storage::ReadinessCheck readiness(&db, storage::ReadinessOptions{});  // outlives the endpoint
   std::unique_ptr<storage::CallbackBatcher> batcher;
   std::unique_ptr<transport::CallbackEndpoint> endpoint;
   std::unique_ptr<transport::HttpServer> http;
@@ -490,7 +473,7 @@ int Main(int argc, char** argv) {
     deps.oss = oss.get();
     deps.clock = &clock;
     deps.pool = &pool;
-    deps.ready = [&db] { return CheckReady(db); };
+    deps.ready = [&readiness] { return readiness.Check(); };
     deps.metrics = &registry;
     transport::CallbackEndpointOptions options;
     options.callback_path = serve_callback ? config->callback_path : "";

@@ -105,16 +105,16 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Database::Connect() {
   return conn;
 }
 
-absl::StatusOr<Database::Lease> Database::Acquire() {
+absl::StatusOr<Database::Lease> Database::AcquireWithin(absl::Duration timeout) {
   std::unique_ptr<pqxx::connection> conn;
   {
     absl::MutexLock lock(&mu_);
     auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return !idle_.empty() || open_ < options_.pool_size;
     };
-    if (!mu_.AwaitWithTimeout(absl::Condition(&available), options_.acquire_timeout)) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "no database connection free within ", absl::FormatDuration(options_.acquire_timeout)));
+    if (!mu_.AwaitWithTimeout(absl::Condition(&available), timeout)) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("no database connection free within ", absl::FormatDuration(timeout)));
     }
     if (!idle_.empty()) {
       conn = std::move(idle_.back());
@@ -178,11 +178,12 @@ absl::Status Database::WithTransaction(absl::FunctionRef<absl::Status(pqxx::work
 }
 
 absl::Status Database::WithConnection(absl::FunctionRef<absl::Status(pqxx::connection&)> fn,
-                                      OnBroken on_broken) {
+                                      OnBroken on_broken,
+                                      std::optional<absl::Duration> acquire_timeout) {
   const int attempts = on_broken == OnBroken::kRetryOnce ? 2 : 1;
   absl::Status status;
   for (int attempt = 1; attempt <= attempts; ++attempt) {
-    absl::StatusOr<Lease> lease = Acquire();
+    absl::StatusOr<Lease> lease = AcquireWithin(acquire_timeout.value_or(options_.acquire_timeout));
     if (!lease.ok()) return lease.status();
     status = RunGuarded([&] { return fn(lease->conn()); });
     if (!IsConnectionFailure(status)) return status;

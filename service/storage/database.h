@@ -4,6 +4,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,7 +77,9 @@ class Database {
 
   // Blocks up to acquire_timeout for a free connection (DeadlineExceeded), opening one if the pool
   // is not full (Unavailable if that fails). Idle connections found closed are reopened.
-  absl::StatusOr<Lease> Acquire();
+  absl::StatusOr<Lease> Acquire() { return AcquireWithin(options_.acquire_timeout); }
+  // Acquire, waiting at most `timeout` for a connection to come free.
+  absl::StatusOr<Lease> AcquireWithin(absl::Duration timeout);
 
   // Runs fn in a READ COMMITTED transaction and commits if it returns OK (a non-OK status rolls
   // back and is returned). Serialization failures, deadlocks and connections that broke before
@@ -92,8 +95,10 @@ class Database {
   // Runs fn on a pooled connection (autocommit statements via pqxx::nontransaction, LISTEN, ...).
   // Broken connections are dropped (Unavailable), and fn is run once more on a fresh connection
   // with kRetryOnce.
+  // `acquire_timeout` overrides the pool's wait for a free connection.
   absl::Status WithConnection(absl::FunctionRef<absl::Status(pqxx::connection&)> fn,
-                              OnBroken on_broken = OnBroken::kFail);
+                              OnBroken on_broken = OnBroken::kFail,
+                              std::optional<absl::Duration> acquire_timeout = std::nullopt);
 
   const DatabaseOptions& options() const { return options_; }
 
