@@ -14,7 +14,7 @@ skip() {
   exit 77
 }
 command -v kubectl >/dev/null ||
-  skip "kubectl is not installed (CI machines have it at /usr/bin/kubectl)"
+  skip "kubectl (1.21 or later) is not installed; Debian 12 has none that can render the overlay (README, Dependencies)"
 command -v "$node" >/dev/null || skip "node is not installed"
 if [[ -z "${NODE_PATH:-}" ]]; then
   NODE_PATH="$("$root/scripts/npm-deps.sh")" ||
