@@ -87,9 +87,9 @@ async function startStack(options = {}) {
     buckets: [{
       name: bucket, region: 'cn-hangzhou',
       credentials: [{ access_key_id: accessKeyId, access_key_secret: secret }],
-      cors: [{ allowed_origins: ['*'], allowed_methods: ['POST', 'GET', 'HEAD'],
-               allowed_headers: ['*'], expose_headers: ['ETag', 'x-oss-request-id'],
-               max_age_seconds: 600 }],
+      cors: options.cors || [{ allowed_origins: ['*'], allowed_methods: ['POST', 'GET', 'HEAD'],
+                               allowed_headers: ['*'], expose_headers: ['ETag', 'x-oss-request-id'],
+                               max_age_seconds: 600 }],
     }],
   }));
   const emulator = await startProcess('oss-emulator', emulatorBin, [
@@ -168,9 +168,11 @@ async function startStack(options = {}) {
       if (!options.keep) fs.rmSync(dir, { recursive: true, force: true });
     },
     // Restarts replica 0 with the same configuration: the same HTTP port, and a new gRPC port
-    // unless sameGrpcPort (what a client reconnecting to one address needs).
-    async restartService({ sameGrpcPort = false } = {}) {
+    // unless sameGrpcPort (what a client reconnecting to one address needs). whileDown, if given,
+    // is awaited between the stop and the start.
+    async restartService({ sameGrpcPort = false, whileDown = null } = {}) {
       await stopProcess(services[0].child);
+      if (whileDown) await whileDown();
       if (sameGrpcPort) {
         const config = JSON.parse(fs.readFileSync(services[0].file, 'utf8'));
         config.grpc.listen = services[0].grpcTarget;

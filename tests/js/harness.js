@@ -48,6 +48,7 @@ function tally(label) {
       failed++;
       console.log(`FAIL ${detail}`);
     },
+    get failed() { return failed; },
     finish() {
       console.log(`${label}: ${passed} passed, ${failed} failed`);
       process.exit(failed === 0 ? 0 : 1);

@@ -7,7 +7,9 @@
 //
 // Environment: OSSUP_TARGET, OSSUP_TOKEN or OSSUP_TOKEN_FILE, OSSUP_NAMESPACE, PORT (default
 // 8080; 0 picks one), HOST (default 127.0.0.1), MAX_UPLOAD_BYTES (default 5 MiB),
-// OSSUP_PROTO_DIR (default: the repository's proto/). Prints "browser-upload listening on URL".
+// OSSUP_PROTO_DIR (default: the repository's proto/), COOKIE_SECURE=1 to mark the session cookie
+// Secure behind a TLS-terminating proxy (it is marked Secure anyway when the request came over
+// https). Prints "browser-upload listening on URL".
 'use strict';
 
 const crypto = require('crypto');
@@ -21,6 +23,7 @@ const env = process.env;
 const NAMESPACE = env.OSSUP_NAMESPACE || 'acme';
 const PARENT = `namespaces/${NAMESPACE}`;
 const MAX_UPLOAD_BYTES = Number(env.MAX_UPLOAD_BYTES || 5 * 1024 * 1024);
+const MAX_STREAMS_PER_USER = 8;  // a few tabs; each stream holds a WatchUploads call open
 const TOKEN = (env.OSSUP_TOKEN || (env.OSSUP_TOKEN_FILE && fs.readFileSync(env.OSSUP_TOKEN_FILE, 'utf8')) || '').trim();
 if (!TOKEN) {
   console.error('browser-upload: set OSSUP_TOKEN or OSSUP_TOKEN_FILE');
@@ -33,9 +36,15 @@ const def = protoLoader.loadSync(path.join(protoDir, 'ossup/upload/v1/upload_ser
   keepCase: false, longs: String, enums: String, defaults: true, oneofs: true, includeDirs: [protoDir],
 });
 const { UploadService } = grpc.loadPackageDefinition(def).ossup.upload.v1;
-const uploads = new UploadService(env.OSSUP_TARGET || '127.0.0.1:50051', grpc.credentials.createInsecure());
-const metadata = () => {
-  const md = new grpc.Metadata();
+// After a service restart grpc-js reconnects with backoff; cap it (default 120 s) so the backend
+// is back within seconds.
+const uploads = new UploadService(env.OSSUP_TARGET || '127.0.0.1:50051', grpc.credentials.createInsecure(),
+  { 'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 5000 });
+// CreateUpload waits for the channel to connect (within its deadline) instead of failing at once
+// while it is reconnecting; the event stream's calls fail at once, so the page hears of it and its
+// EventSource retries.
+const metadata = ({ waitForReady = false } = {}) => {
+  const md = new grpc.Metadata({ waitForReady });
   md.set('authorization', `Bearer ${TOKEN}`);
   return md;
 };
@@ -43,8 +52,8 @@ const metadata = () => {
 const readable = (value) => JSON.stringify(value, (key, v) => (
   v && typeof v === 'object' && 'seconds' in v && 'nanos' in v && Object.keys(v).length === 2
     ? new Date(Number(v.seconds) * 1000 + Math.floor(v.nanos / 1e6)).toISOString() : v));
-const unary = (method, request) => new Promise((resolve, reject) => {
-  uploads[method](request, metadata(), { deadline: Date.now() + 10000 },
+const unary = (method, request, { waitForReady = true } = {}) => new Promise((resolve, reject) => {
+  uploads[method](request, metadata({ waitForReady }), { deadline: Date.now() + 10000 },
     (err, res) => (err ? reject(err) : resolve(res)));
 });
 
@@ -75,7 +84,8 @@ app.use(express.static(path.join(__dirname, 'public')));
 app.post('/api/login', (req, res) => {
   const user = String((req.body && req.body.user) || '');
   if (!/^[a-z0-9_-]{1,32}$/.test(user)) return res.status(400).json({ error: 'user: 1-32 of a-z 0-9 _ -' });
-  res.setHeader('Set-Cookie', `session=${encodeURIComponent(`${user}.${sign(user)}`)}; HttpOnly; SameSite=Strict; Path=/`);
+  const secure = req.secure || env.COOKIE_SECURE === '1' ? '; Secure' : '';
+  res.setHeader('Set-Cookie', `session=${encodeURIComponent(`${user}.${sign(user)}`)}; HttpOnly; SameSite=Strict; Path=/${secure}`);
   return res.json({ user });
 });
 
@@ -104,38 +114,64 @@ app.post('/api/uploads', requireUser, async (req, res) => {
     res.type('json');
     return res.send(readable({ upload: created.upload, form: created.form, maxBytes: MAX_UPLOAD_BYTES }));
   } catch (err) {
-    const status = err.code === grpc.status.INVALID_ARGUMENT ? 400 : 502;
-    return res.status(status).json({ error: err.details || err.message });
+    // The page learns what it can act on; the service's own words stay in this backend's log.
+    if (err.code === grpc.status.INVALID_ARGUMENT) return res.status(400).json({ error: err.details });
+    console.error(`CreateUpload: ${err.code} ${err.details || err.message}`);
+    return res.status(502).json({ error: 'the upload service is unavailable; try again' });
   }
 });
+
+const openStreams = new Map();  // user -> SSE streams open
 
 // The signed-in user's upload events as Server-Sent Events. The SSE id is the event sequence, so
 // a browser that reconnects (EventSource does, with Last-Event-ID) resumes without a gap.
 app.get('/api/events', requireUser, async (req, res) => {
-  // Only a sequence number resumes; anything else (absent, empty, junk) starts from now.
-  const lastId = String(req.headers['last-event-id'] || '');
-  let after = /^\d{1,15}$/.test(lastId) ? Number(lastId) : -1;
-  try {
-    if (after < 0) {
-      // Pin "from now" to a sequence, so this stream and any resumption miss nothing.
-      after = Number((await unary('ListUploads', { parent: PARENT, pageSize: 1 })).eventSequence);
-    }
-  } catch (err) {
-    return res.status(502).json({ error: err.details || err.message });
+  const user = req.user;
+  if ((openStreams.get(user) || 0) >= MAX_STREAMS_PER_USER) {
+    return res.status(429).json({ error: `at most ${MAX_STREAMS_PER_USER} event streams per user` });
   }
-  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
-  res.write(`retry: 1000\nevent: ready\ndata: ${JSON.stringify({ after: String(after) })}\n\n`);
-  const call = uploads.WatchUploads({ parent: PARENT, subject: req.user, afterSequence: String(after) }, metadata());
-  call.on('data', (event) => res.write(`id: ${event.sequence}\nevent: upload\ndata: ${readable(event)}\n\n`));
-  call.on('end', () => res.end());  // a clean end: the browser reconnects with Last-Event-ID
-  call.on('error', (err) => {
-    if (err.code !== grpc.status.CANCELLED) res.write(`event: failure\ndata: ${JSON.stringify({ error: err.details })}\n\n`);
-    res.end();  // the browser reconnects with Last-Event-ID
-  });
+  openStreams.set(user, (openStreams.get(user) || 0) + 1);
+  let call = null;
   const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15000);
   res.on('close', () => {
     clearInterval(keepAlive);
-    call.cancel();
+    if (call) call.cancel();
+    const left = openStreams.get(user) - 1;
+    if (left > 0) openStreams.set(user, left);
+    else openStreams.delete(user);
+  });
+  // Always a 200 event stream: EventSource gives up for good on any other status, and reconnects
+  // (after `retry`) when a 200 stream ends. X-Accel-Buffering: nginx would hold events back.
+  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store',
+                       Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+  res.write('retry: 1000\n\n');
+  const fail = (what, err) => {
+    console.error(`${what}: ${err.code} ${err.details || err.message}`);
+    res.write(`event: failure\ndata: ${JSON.stringify({ error: 'the upload service is unavailable; reconnecting' })}\n\n`);
+    res.end();  // the browser reconnects, with Last-Event-ID once it has one
+  };
+  // Only a sequence number resumes; anything else (absent, empty, junk) starts from now.
+  const lastId = String(req.headers['last-event-id'] || '');
+  let after = /^\d{1,15}$/.test(lastId) ? Number(lastId) : -1;
+  if (after < 0) {
+    try {
+      // Pin "from now" to a sequence, so this stream and any resumption miss nothing.
+      // Fails at once while the service is unreachable: the page's EventSource retries.
+      after = Number((await unary('ListUploads', { parent: PARENT, pageSize: 1 }, { waitForReady: false })).eventSequence);
+    } catch (err) {
+      return fail('ListUploads', err);
+    }
+    if (res.destroyed) return undefined;
+  }
+  // The id makes the pinned point the browser's Last-Event-ID: a reconnect before the first
+  // upload event resumes from it instead of starting from "now" again and skipping the gap.
+  res.write(`id: ${after}\nevent: ready\ndata: ${JSON.stringify({ after: String(after) })}\n\n`);
+  call = uploads.WatchUploads({ parent: PARENT, subject: user, afterSequence: String(after) }, metadata());
+  call.on('data', (event) => res.write(`id: ${event.sequence}\nevent: upload\ndata: ${readable(event)}\n\n`));
+  call.on('end', () => res.end());  // a clean end: the browser reconnects with Last-Event-ID
+  call.on('error', (err) => {
+    if (err.code === grpc.status.CANCELLED) return res.end();
+    return fail('WatchUploads', err);
   });
   return undefined;
 });

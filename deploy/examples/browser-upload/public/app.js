@@ -16,7 +16,11 @@ function setStatus(text, cls) {
 function showEvent(event) {
   $('event').textContent = JSON.stringify(event, null, 2);
   const state = event.upload.state;
-  if (event.type === 'COMPLETED') setStatus('COMPLETED', 'ok');
+  if (current && current.callbackFailed) {
+    // OSS said 203 (it gave up on the callback, e.g. after 5 s) yet the service recorded the
+    // callback: the outcome stays a failure for this page, with what the service knows beside it.
+    setStatus(`${$('status').textContent}; the service later recorded it as ${event.type}`, 'bad');
+  } else if (event.type === 'COMPLETED') setStatus('COMPLETED', 'ok');
   else setStatus(`${event.type}${event.upload.rejectionReason ? `: ${event.upload.rejectionReason}` : ''}`, 'bad');
   $('detail').textContent = `${event.upload.bucket}/${event.upload.objectKey} is ${state}` +
     (event.upload.object ? ` (${event.upload.object.size} bytes, etag ${event.upload.object.etag})` : '');
@@ -96,7 +100,10 @@ $('upload').addEventListener('click', async () => {
   const err = ossError(xhr);
   $('callback').textContent = `HTTP ${xhr.status}\n${xhr.responseText}`;
   if (xhr.status === 203) {
-    return setStatus(`FAILED: OSS stored the file but the callback failed (${err.message})`, 'bad');
+    current.callbackFailed = true;
+    setStatus(`FAILED: OSS stored the file but the callback failed (${err.message})`, 'bad');
+    if (seen.has(current.name)) showEvent(seen.get(current.name));
+    return undefined;
   }
   if (err.code === 'EntityTooLarge') {
     return setStatus(`REFUSED by OSS: the file is larger than ${created.maxBytes} bytes`, 'bad');
