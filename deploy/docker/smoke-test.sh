@@ -30,6 +30,7 @@ SUDO=()
 if [[ "$(id -u)" != 0 ]]; then
   command -v sudo >/dev/null 2>&1 || skip "not root and no sudo: cannot install or start docker"
   SUDO=(sudo -n)  # never prompt: without rights this is a skip
+  sudo -n true 2>/dev/null || skip "not root and sudo needs a password: cannot install or start docker"
 fi
 apt_install() {
   DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "$@" \
@@ -40,7 +41,9 @@ apt_install() {
 # Debian's client matches Debian's daemon; a newer docker client elsewhere on PATH may not.
 if [[ ! -x /usr/bin/docker ]] || ! command -v dockerd >/dev/null 2>&1; then
   echo "docker: installing docker.io"
-  apt_install docker.io 2>/dev/null || skip "docker.io is not installable"
+  # With the rights to install, a failed install is a broken machine or mirror, not a machine
+  # where no engine can run: a failure, not a skip.
+  apt_install docker.io || fail_early "cannot install docker.io"
 fi
 docker=(/usr/bin/docker)
 [[ -x /usr/bin/docker ]] || docker=(docker)
@@ -54,7 +57,7 @@ cleanup() {
   if [[ -n "$started_pg" ]]; then "$root/scripts/pgtmp.sh" stop "$started_pg"; fi
   if [[ -n "$dockerd_pid" ]]; then
     "${SUDO[@]}" kill "$dockerd_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.2; done
+    for _ in $(seq 50); do "${SUDO[@]}" kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.2; done
   fi
   "${SUDO[@]}" rm -rf "$tmp"
 }
@@ -66,7 +69,7 @@ if ! "${docker[@]}" info >/dev/null 2>&1; then
   dockerd_pid=$!
   for _ in $(seq 60); do
     "${docker[@]}" info >/dev/null 2>&1 && break
-    kill -0 "$dockerd_pid" 2>/dev/null || break
+    "${SUDO[@]}" kill -0 "$dockerd_pid" 2>/dev/null || break  # the pid may be sudo's (root)
     sleep 0.5
   done
   if ! "${docker[@]}" info >/dev/null 2>&1; then
