@@ -2,10 +2,9 @@
 
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -58,7 +57,8 @@ std::optional<std::string> PercentDecode(absl::string_view s) {
 
 std::string QueryParam(absl::string_view raw_query, absl::string_view name) {
   for (absl::string_view part : absl::StrSplit(raw_query, '&', absl::SkipEmpty())) {
-    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(part, absl::MaxSplits('=', 1));
     if (kv.first == name) {
       std::string value = absl::StrReplaceAll(kv.second, {{"+", " "}});
       return PercentDecode(value).value_or("");
@@ -94,14 +94,16 @@ class FixedOperation : public Operation {
 class BufferedOperation : public Operation {
  public:
   using Fn = std::function<absl::StatusOr<HttpResponse>(const std::string& body)>;
-  explicit BufferedOperation(Fn fn) : fn_(std::move(fn)) {}
+  explicit BufferedOperation(Fn fn, bool quick = false) : fn_(std::move(fn)), quick_(quick) {}
   void OnBody(absl::string_view chunk) override {
     if (body_.size() + chunk.size() <= kSmallBodyLimit) body_.append(chunk.data(), chunk.size());
   }
   absl::StatusOr<HttpResponse> Finish() override { return fn_(body_); }
+  bool FinishIsQuick() const override { return quick_; }
 
  private:
   Fn fn_;
+  const bool quick_;
   std::string body_;
 };
 
@@ -122,7 +124,8 @@ absl::Status AuthenticateHeader(const RequestContext& ctx, absl::Time now, bool 
   if (authorization.empty()) {
     const std::string& acl = ctx.bucket->acl;
     if (acl == "public-read-write" || (!write && acl == "public-read")) return absl::OkStatus();
-    return OssError("AccessDenied", "You have no right to access this object because of bucket acl.");
+    return OssError("AccessDenied",
+                    "You have no right to access this object because of bucket acl.");
   }
   absl::StatusOr<V4Authorization> auth = ParseV4Authorization(authorization);
   if (!auth.ok()) return auth.status();
@@ -136,7 +139,8 @@ absl::Status AuthenticateHeader(const RequestContext& ctx, absl::Time now, bool 
   absl::string_view date = ctx.head.Header("x-oss-date");
   absl::StatusOr<absl::Time> parsed_date = ParseOssDate(date);
   if (!parsed_date.ok() || date.substr(0, 8) != auth->date) {
-    return OssError("InvalidArgument", "x-oss-date is missing, malformed or not the credential date.");
+    return OssError("InvalidArgument",
+                    "x-oss-date is missing, malformed or not the credential date.");
   }
   if (absl::AbsDuration(now - *parsed_date) > absl::Minutes(15)) {
     return OssError("RequestTimeTooSkewed",
@@ -144,18 +148,20 @@ absl::Status AuthenticateHeader(const RequestContext& ctx, absl::Time now, bool 
   }
   if (auth->region != ctx.bucket->region) {
     return OssError("InvalidArgument", absl::StrCat("Invalid signing region in Authorization "
-                                                    "header: ", auth->region));
+                                                    "header: ",
+                                                    auth->region));
   }
   V4Request req{ctx.head.method, ctx.bucket->name, ctx.key, ctx.raw_query, ctx.head.headers};
-  std::string expected = V4HeaderSignature(req, cred->access_key_secret, auth->date,
-                                           auth->region, auth->additional_headers);
+  std::string expected = V4HeaderSignature(req, cred->access_key_secret, auth->date, auth->region,
+                                           auth->additional_headers);
   if (!SecureEquals(expected, auth->signature)) return SignatureMismatchError();
   return absl::OkStatus();
 }
 
 absl::StatusOr<HttpResponse> GetOrHead(const Services& s, const RequestContext& ctx, bool head) {
   if (absl::Status a = AuthenticateHeader(ctx, s.clock(), false); !a.ok()) return a;
-  if (ctx.key.empty()) return OssError("InvalidObjectName", "The specified object name is not valid.");
+  if (ctx.key.empty())
+    return OssError("InvalidObjectName", "The specified object name is not valid.");
   HttpResponse r;
   if (head) {
     absl::StatusOr<ObjectMeta> meta = s.storage->Head(ctx.bucket->name, ctx.key);
@@ -211,7 +217,8 @@ class PutObject : public Operation {
     }
     for (const char* h : {"Cache-Control", "Content-Disposition", "Content-Encoding", "Expires"}) {
       std::string lower = absl::AsciiStrToLower(h);
-      if (ctx_.head.HasHeader(lower)) meta.headers.emplace_back(h, std::string(ctx_.head.Header(lower)));
+      if (ctx_.head.HasHeader(lower))
+        meta.headers.emplace_back(h, std::string(ctx_.head.Header(lower)));
     }
     meta.last_modified = s_.clock();
     std::optional<ParsedCallback> callback;
@@ -227,7 +234,8 @@ class PutObject : public Operation {
           return OssError("InvalidArgument", "The callback var is not json format.");
         }
         for (const auto& [k, v] : j.items()) {
-          if (!v.is_string()) return OssError("InvalidArgument", "The callback var is not json format.");
+          if (!v.is_string())
+            return OssError("InvalidArgument", "The callback var is not json format.");
           vars.emplace_back(k, v.get<std::string>());
         }
       }
@@ -273,20 +281,21 @@ absl::StatusOr<HttpResponse> ListObjects(const Services& s, const RequestContext
   absl::StatusOr<std::vector<ObjectMeta>> list =
       s.storage->List(ctx.bucket->name, prefix, marker, max_keys, &truncated);
   if (!list.ok()) return list.status();
-  std::string xml = absl::StrCat(
-      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult>\n  <Name>",
-      XmlEscape(ctx.bucket->name), "</Name>\n  <Prefix>", XmlEscape(prefix),
-      "</Prefix>\n  <Marker>", XmlEscape(marker), "</Marker>\n  <MaxKeys>", max_keys,
-      "</MaxKeys>\n  <Delimiter></Delimiter>\n  <IsTruncated>", truncated ? "true" : "false",
-      "</IsTruncated>\n");
+  std::string xml =
+      absl::StrCat("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult>\n  <Name>",
+                   XmlEscape(ctx.bucket->name), "</Name>\n  <Prefix>", XmlEscape(prefix),
+                   "</Prefix>\n  <Marker>", XmlEscape(marker), "</Marker>\n  <MaxKeys>", max_keys,
+                   "</MaxKeys>\n  <Delimiter></Delimiter>\n  <IsTruncated>",
+                   truncated ? "true" : "false", "</IsTruncated>\n");
   if (truncated && !list->empty()) {
     absl::StrAppend(&xml, "  <NextMarker>", XmlEscape(list->back().key), "</NextMarker>\n");
   }
   for (const ObjectMeta& m : *list) {
     absl::StrAppend(&xml, "  <Contents>\n    <Key>", XmlEscape(m.key), "</Key>\n    <LastModified>",
                     absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", m.last_modified, absl::UTCTimeZone()),
-                    "</LastModified>\n    <ETag>&quot;", m.etag, "&quot;</ETag>\n    <Type>Normal</Type>\n    <Size>",
-                    m.size, "</Size>\n    <StorageClass>Standard</StorageClass>\n  </Contents>\n");
+                    "</LastModified>\n    <ETag>&quot;", m.etag,
+                    "&quot;</ETag>\n    <Type>Normal</Type>\n    <Size>", m.size,
+                    "</Size>\n    <StorageClass>Standard</StorageClass>\n  </Contents>\n");
   }
   xml += "</ListBucketResult>\n";
   return Plain(200, "application/xml", std::move(xml));
@@ -295,7 +304,8 @@ absl::StatusOr<HttpResponse> ListObjects(const Services& s, const RequestContext
 absl::StatusOr<HttpResponse> SetFaults(CallbackFaults* faults, std::atomic<bool>* fail_before_store,
                                        const std::string& body) {
   nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return OssError("MalformedXML", "Body must be a JSON object.");
+  if (j.is_discarded() || !j.is_object())
+    return OssError("MalformedXML", "Body must be a JSON object.");
   if (auto cb = j.find("callback"); cb != j.end()) {
     if (!cb->is_string()) return OssError("InvalidArgument", "callback must be a string.");
     std::string mode = cb->get<std::string>();
@@ -308,12 +318,16 @@ absl::StatusOr<HttpResponse> SetFaults(CallbackFaults* faults, std::atomic<bool>
     faults->duplicate = mode == "duplicate";
   }
   if (auto f = j.find("fail_before_store"); f != j.end()) {
-    if (!f->is_boolean()) return OssError("InvalidArgument", "fail_before_store must be a boolean.");
+    if (!f->is_boolean())
+      return OssError("InvalidArgument", "fail_before_store must be a boolean.");
     fail_before_store->store(f->get<bool>());
   }
   nlohmann::json state = {{"fail_before_store", fail_before_store->load()}};
   if (faults != nullptr) {
-    state["callback"] = faults->drop ? "drop" : faults->delay ? "delay" : faults->duplicate ? "duplicate" : "none";
+    state["callback"] = faults->drop        ? "drop"
+                        : faults->delay     ? "delay"
+                        : faults->duplicate ? "duplicate"
+                                            : "none";
   }
   return Plain(200, "application/json", state.dump());
 }
@@ -324,6 +338,7 @@ class OssExchange : public HttpExchange {
   OssExchange(RequestContext ctx, std::unique_ptr<Operation> op, absl::Time start)
       : ctx_(std::move(ctx)), op_(std::move(op)), start_(start) {}
   void OnBody(absl::string_view chunk) override { op_->OnBody(chunk); }
+  bool FinishIsQuick() const override { return op_->FinishIsQuick(); }
   HttpResponse Finish() override {
     absl::StatusOr<HttpResponse> result = op_->Finish();
     HttpResponse r;
@@ -380,7 +395,7 @@ Emulator::Emulator(EmulatorOptions options)
 }
 
 uint64_t Emulator::BodyLimit(const HttpRequestHead& head) const {
-  if (head.method == "POST" && absl::StartsWith(head.target, "/?") ) return kPostBodyLimit;
+  if (head.method == "POST" && absl::StartsWith(head.target, "/?")) return kPostBodyLimit;
   if (head.method == "POST" && head.target == "/") return kPostBodyLimit;
   if (head.method == "PUT") return kPostBodyLimit;
   return kSmallBodyLimit;
@@ -390,7 +405,8 @@ RequestContext Emulator::Address(HttpRequestHead head) const {
   RequestContext ctx;
   ctx.request_id = absl::AsciiStrToUpper(RandomHex(12));
   std::string host(head.Header("host"));
-  if (size_t colon = host.rfind(':'); colon != std::string::npos && host.find(']') == std::string::npos) {
+  if (size_t colon = host.rfind(':');
+      colon != std::string::npos && host.find(']') == std::string::npos) {
     host.resize(colon);
   }
   ctx.host = absl::AsciiStrToLower(host);
@@ -419,9 +435,11 @@ std::unique_ptr<HttpExchange> Emulator::Begin(HttpRequestHead head) {
 
   if (path == "/emulator/callback_pub_key.pem" && method == "GET") {
     if (s.dispatcher == nullptr) {
-      op = std::make_unique<FixedOperation>(OssError("NoSuchKey", "No callback dispatcher configured."));
+      op = std::make_unique<FixedOperation>(
+          OssError("NoSuchKey", "No callback dispatcher configured."));
     } else {
-      op = std::make_unique<FixedOperation>(Plain(200, "application/x-pem-file", s.dispatcher->PublicKeyPem()));
+      op = std::make_unique<FixedOperation>(
+          Plain(200, "application/x-pem-file", s.dispatcher->PublicKeyPem()));
     }
   } else if (path == "/_emulator/faults" && method == "POST") {
     CallbackFaults* faults = options_.faults;
@@ -432,10 +450,9 @@ std::unique_ptr<HttpExchange> Emulator::Begin(HttpRequestHead head) {
     absl::string_view origin = ctx.head.Header("origin");
     absl::string_view req_method = ctx.head.Header("access-control-request-method");
     absl::string_view req_headers = ctx.head.Header("access-control-request-headers");
-    const CorsRule* rule =
-        origin.empty() || req_method.empty()
-            ? nullptr
-            : MatchCors(ctx.bucket->cors, origin, req_method, req_headers);
+    const CorsRule* rule = origin.empty() || req_method.empty()
+                               ? nullptr
+                               : MatchCors(ctx.bucket->cors, origin, req_method, req_headers);
     if (rule == nullptr) {
       op = std::make_unique<FixedOperation>(OssError(
           "AccessForbidden",
@@ -451,7 +468,8 @@ std::unique_ptr<HttpExchange> Emulator::Begin(HttpRequestHead head) {
     op = NewPostObject(s, ctx);
   } else if ((method == "GET" || method == "HEAD") && !ctx.key.empty()) {
     op = std::make_unique<BufferedOperation>(
-        [&s, ctx, head = method == "HEAD"](const std::string&) { return GetOrHead(s, ctx, head); });
+        [&s, ctx, head = method == "HEAD"](const std::string&) { return GetOrHead(s, ctx, head); },
+        /*quick=*/true);  // a sidecar read (and an open() for GET; the body streams from the fd)
   } else if (method == "GET") {
     op = std::make_unique<BufferedOperation>(
         [&s, ctx](const std::string&) { return ListObjects(s, ctx); });

@@ -1,6 +1,9 @@
 // The only translation unit that includes Boost.Beast.
 #include "http_server.h"
 
+#include <unistd.h>
+
+#include <array>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -8,10 +11,6 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
-#include <unistd.h>
-
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <limits>
@@ -159,18 +158,16 @@ void Session::ReadHead() {
   method_ = "-";
   target_ = "-";
   stream_.expires_after(std::chrono::seconds(server_->options().idle_timeout_seconds));
-  http::async_read_header(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](beast::error_code ec, size_t) {
-                            self->OnHead(ec);
-                          });
+  http::async_read_header(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHead(ec); });
 }
 
 void Session::OnHead(beast::error_code ec) {
   start_ = std::chrono::steady_clock::now();
   if (ec == http::error::header_limit) return Fail(http::status::request_header_fields_too_large);
-  if (ec == http::error::end_of_stream || ec == net::error::eof ||
-      ec == beast::error::timeout || ec == net::error::operation_aborted ||
-      ec == net::error::connection_reset) {
+  if (ec == http::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||
+      ec == net::error::operation_aborted || ec == net::error::connection_reset) {
     return Close();
   }
   if (ec) return Fail(http::status::bad_request);
@@ -213,10 +210,9 @@ void Session::ReadBody() {
   body.size = chunk_.size();
   body.more = true;
   stream_.expires_after(std::chrono::seconds(server_->options().idle_timeout_seconds));
-  http::async_read_some(stream_, buffer_, *parser_,
-                        [self = shared_from_this()](beast::error_code ec, size_t) {
-                          self->OnBody(ec);
-                        });
+  http::async_read_some(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
 }
 
 void Session::OnBody(beast::error_code ec) {
@@ -232,8 +228,13 @@ void Session::OnBody(beast::error_code ec) {
 }
 
 void Session::RunFinish() {
-  // Finish may block (upload callback): run it on a worker, write back on the connection's strand.
   stream_.expires_never();
+  if (exchange_->FinishIsQuick()) {
+    HttpResponse response = exchange_->Finish();
+    exchange_.reset();
+    return Write(std::move(response));
+  }
+  // Finish may block (upload callback): run it on a worker, write back on the connection's strand.
   net::post(server_->workers(), [self = shared_from_this()] {
     HttpResponse response = self->exchange_->Finish();
     self->exchange_.reset();  // release temp files etc. before the response goes out
@@ -290,8 +291,8 @@ void Session::Send(std::shared_ptr<http::response<Body>> res, bool keep_alive, u
                   std::chrono::steady_clock::now() - start_)
                   .count();
     std::fprintf(stderr, "%s\n",
-                 absl::StrFormat("%s %s %d in=%d out=%d %dms", method_, target_,
-                                 res->result_int(), bytes_in_, bytes, ms)
+                 absl::StrFormat("%s %s %d in=%d out=%d %dms", method_, target_, res->result_int(),
+                                 bytes_in_, bytes, ms)
                      .c_str());
   }
   http::async_write(stream_, *res,

@@ -30,11 +30,11 @@ struct Services {
 struct RequestContext {
   HttpRequestHead head;
   const BucketConfig* bucket = nullptr;
-  std::string host;        // Host header without port
-  std::string host_id;     // what <HostId> says
+  std::string host;     // Host header without port
+  std::string host_id;  // what <HostId> says
   std::string request_id;
-  std::string key;         // decoded object key from the path ("" for "/")
-  std::string raw_query;   // without '?'
+  std::string key;        // decoded object key from the path ("" for "/")
+  std::string raw_query;  // without '?'
 };
 
 class Operation {
@@ -43,6 +43,8 @@ class Operation {
   virtual void OnBody(absl::string_view chunk) = 0;
   // A success response (any status, OSS headers included) or an OSS error status.
   virtual absl::StatusOr<HttpResponse> Finish() = 0;
+  // See HttpExchange::FinishIsQuick.
+  virtual bool FinishIsQuick() const { return false; }
 };
 
 }  // namespace ossemu
