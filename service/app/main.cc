@@ -21,6 +21,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "pqxx/nontransaction"
@@ -80,7 +81,9 @@ class StoreEventSource final : public events::EventSource {
 // transactions (a notifying commit serializes on a database-wide lock; see the yardsticks).
 class Notifier {
  public:
-  Notifier(storage::Database* db, absl::Duration interval) : db_(db), interval_(interval) {
+  // `origin` names this process in the NOTIFY payload, so its own listener ignores the echo.
+  Notifier(storage::Database* db, absl::Duration interval, std::string origin)
+      : db_(db), interval_(interval), origin_(std::move(origin)) {
     thread_ = std::thread([this] { Run(); });
   }
   ~Notifier() {
@@ -107,12 +110,14 @@ class Notifier {
         if (stopping_) return;
         pending_ = false;
       }
-      (void)db_->WithConnection([](pqxx::connection& conn) { return storage::Notify(conn); });
+      (void)db_->WithConnection(
+          [this](pqxx::connection& conn) { return storage::Notify(conn, origin_); });
       absl::SleepFor(interval_);
     }
   }
   storage::Database* db_;
   const absl::Duration interval_;
+  const std::string origin_;
   absl::Mutex mu_;
   bool pending_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
@@ -361,11 +366,18 @@ int Main(int argc, char** argv) {
   std::unique_ptr<events::EventHub> hub;
   storage::UploadStoreOptions store_options;
   store_options.expiry_grace = config->expiry_grace;
-  Notifier notifier(&db, absl::Milliseconds(2));
-  store_options.on_events_committed = [&notifier, &hub] {
-    notifier.Poke();
-    if (hub) hub->Wake();  // this replica's subscribers need no round trip
-  };
+  // This process's name in its NOTIFYs: its own commits wake its hub directly (below), so its
+  // listener skips their echo, which would only cost another read of the event log.
+  const std::string notify_origin = absl::BytesToHexString(random.Bytes(8));
+  Notifier notifier(&db, absl::Milliseconds(2), notify_origin);
+  store_options.on_events_committed = [&notifier] { notifier.Poke(); };
+  if (serve_grpc) {
+    // This replica's subscribers get its own commits without a NOTIFY round trip, and without
+    // the hub reading back what was just written.
+    store_options.publish_committed_events = [&hub](std::vector<domain::UploadEvent> events) {
+      if (hub) hub->Publish(std::move(events));
+    };
+  }
   storage::UploadStore store(&db, store_options);
   StoreEventSource source(&store);
 
@@ -377,8 +389,11 @@ int Main(int argc, char** argv) {
   if (serve_grpc) {
     hub = std::make_unique<events::EventHub>(&source, events::EventHubOptions{});
     if (absl::Status st = hub->Start(); !st.ok()) return Fail("event hub", st);
-    listener = std::make_unique<storage::EventListener>(
-        storage::EventListenerOptions{config->database_url, db_password}, [&hub] { hub->Wake(); });
+    storage::EventListenerOptions listen_options;
+    listen_options.dsn = config->database_url;
+    listen_options.password = db_password;
+    listen_options.ignore_origin = notify_origin;
+    listener = std::make_unique<storage::EventListener>(listen_options, [&hub] { hub->Wake(); });
     if (absl::Status st = listener->Start(); !st.ok()) return Fail("event listener", st);
     // Concurrent creates share one INSERT and one WAL flush; two transactions in flight keep the
     // pipeline full while one waits for its flush.

@@ -146,6 +146,19 @@ void EventHub::Wake() {
   wake_ = true;
 }
 
+void EventHub::Publish(std::vector<domain::UploadEvent> committed) {
+  if (committed.empty()) return;
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  // Bounded: a follower that cannot keep up reads the log instead (the log has them all).
+  if (published_.size() + committed.size() > options_.recent_window) {
+    published_.clear();
+    wake_ = true;
+    return;
+  }
+  for (domain::UploadEvent& event : committed) published_.push_back(std::move(event));
+}
+
 int64_t EventHub::head() const {
   absl::MutexLock lock(&mu_);
   return head_;
@@ -158,21 +171,55 @@ size_t EventHub::subscriber_count() const {
 
 void EventHub::Run() {
   while (true) {
+    bool read;
     {
       absl::MutexLock lock(&mu_);
-      mu_.AwaitWithTimeout(absl::Condition(
-                               +[](EventHub* hub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(hub->mu_) {
-                                 return hub->wake_ || hub->stopping_;
-                               },
-                               this),
-                           options_.poll_interval);
+      const bool woken = mu_.AwaitWithTimeout(
+          absl::Condition(
+              +[](EventHub* hub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(hub->mu_) {
+                return hub->wake_ || hub->stopping_ || !hub->published_.empty();
+              },
+              this),
+          options_.poll_interval);
       if (stopping_) return;
+      // A notification, or the safety-net interval: read the log.
+      read = wake_ || !woken;
       wake_ = false;
     }
+    // This process's own commits usually continue the head: no read needed for them.
+    if (!TakePublished()) read = true;
     // A failed read (database restarting) is retried on the next wake-up or poll; subscribers
     // keep their streams and simply see the events later.
-    (void)Poll();
+    if (read) (void)Poll();
   }
+}
+
+bool EventHub::TakePublished() {
+  std::vector<domain::UploadEvent> taken;
+  bool gap = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (published_.empty()) return true;
+    // Committers on several threads may publish out of order; sequences are unique.
+    std::sort(published_.begin(), published_.end(),
+              [](const domain::UploadEvent& a, const domain::UploadEvent& b) {
+                return a.sequence < b.sequence;
+              });
+    int64_t next = head_ + 1;
+    size_t i = 0;
+    for (; i < published_.size(); ++i) {
+      if (published_[i].sequence < next) continue;  // already read from the log
+      if (published_[i].sequence != next) break;    // another writer's events come first
+      taken.push_back(std::move(published_[i]));
+      ++next;
+    }
+    gap = i < published_.size();
+    // What is left after a gap is read from the log with the gap; keeping it would only make
+    // the next call skip it as already read.
+    published_.clear();
+  }
+  if (!taken.empty()) Advance(std::move(taken), &events_published_);
+  return !gap;
 }
 
 absl::Status EventHub::Poll() {
@@ -185,43 +232,49 @@ absl::Status EventHub::Poll() {
     absl::StatusOr<std::vector<domain::UploadEvent>> page =
         source_->ReadAfter(after, options_.read_batch);
     if (!page.ok()) return page.status();
-    std::vector<SharedEvent> fresh;
-    std::vector<std::shared_ptr<Subscription>> subs;
-    bool last_page;
+    const bool last_page = static_cast<int>(page->size()) < options_.read_batch;
+    Advance(*std::move(page), &events_read_);
     {
       absl::MutexLock lock(&mu_);
-      for (domain::UploadEvent& event : *page) {
-        if (event.sequence <= head_) continue;
-        head_ = event.sequence;
-        events_read_.fetch_add(1, std::memory_order_relaxed);
-        fresh.push_back(std::make_shared<const domain::UploadEvent>(std::move(event)));
-        recent_.push_back(fresh.back());
-        if (recent_.size() > options_.recent_window) recent_.pop_front();
-      }
-      // Forget subscribers that went away or ended; the rest get this page. One that attaches
-      // after this point already finds the page in recent_, so it misses nothing, and one that
-      // is in `subs` and also attached late ignores what it was offered twice (offered_through_).
-      // An empty page (a poll that found nothing) only sweeps.
-      const bool deliver = !fresh.empty();
-      if (deliver) subs.reserve(live_.size());
-      live_.erase(std::remove_if(live_.begin(), live_.end(),
-                                 [&subs, deliver](const std::weak_ptr<Subscription>& weak) {
-                                   auto sub = weak.lock();
-                                   if (!sub) return true;
-                                   {
-                                     absl::MutexLock sub_lock(&sub->mu_);
-                                     if (sub->ended_ || sub->cancelled_) return true;
-                                   }
-                                   if (deliver) subs.push_back(std::move(sub));
-                                   return false;
-                                 }),
-                  live_.end());
-      last_page = static_cast<int>(page->size()) < options_.read_batch || stopping_;
+      if (last_page || stopping_) return absl::OkStatus();
     }
-    // Outside the hub's lock: waking thousands of streams must not hold up Subscribe.
-    if (!fresh.empty()) Deliver(fresh, subs);
-    if (last_page) return absl::OkStatus();
   }
+}
+
+void EventHub::Advance(std::vector<domain::UploadEvent> events, std::atomic<uint64_t>* counter) {
+  std::vector<SharedEvent> fresh;
+  std::vector<std::shared_ptr<Subscription>> subs;
+  {
+    absl::MutexLock lock(&mu_);
+    for (domain::UploadEvent& event : events) {
+      if (event.sequence <= head_) continue;
+      head_ = event.sequence;
+      counter->fetch_add(1, std::memory_order_relaxed);
+      fresh.push_back(std::make_shared<const domain::UploadEvent>(std::move(event)));
+      recent_.push_back(fresh.back());
+      if (recent_.size() > options_.recent_window) recent_.pop_front();
+    }
+    // Forget subscribers that went away or ended; the rest get these events. One that attaches
+    // after this point already finds them in recent_, so it misses nothing, and one that is in
+    // `subs` and also attached late ignores what it was offered twice (offered_through_). No
+    // events (a poll that found nothing) only sweeps.
+    const bool deliver = !fresh.empty();
+    if (deliver) subs.reserve(live_.size());
+    live_.erase(std::remove_if(live_.begin(), live_.end(),
+                               [&subs, deliver](const std::weak_ptr<Subscription>& weak) {
+                                 auto sub = weak.lock();
+                                 if (!sub) return true;
+                                 {
+                                   absl::MutexLock sub_lock(&sub->mu_);
+                                   if (sub->ended_ || sub->cancelled_) return true;
+                                 }
+                                 if (deliver) subs.push_back(std::move(sub));
+                                 return false;
+                               }),
+                live_.end());
+  }
+  // Outside the hub's lock: waking thousands of streams must not hold up Subscribe.
+  if (!fresh.empty()) Deliver(fresh, subs);
 }
 
 void EventHub::Deliver(const std::vector<SharedEvent>& events,

@@ -111,8 +111,12 @@ class EventHub {
   absl::Status Start();
   // Ends every subscription with UNAVAILABLE and joins the thread. Idempotent.
   void Stop();
-  // A notification arrived (or a local commit wrote events): read now.
+  // A notification arrived (another replica, or the safety net): read the log now.
   void Wake();
+  // Events this process has just committed, as a reader of the log would get them. When they
+  // continue the hub's head they are taken in without reading the log; otherwise (another
+  // writer's commit sits in between) the hub reads the log, which has them too.
+  void Publish(std::vector<domain::UploadEvent> committed);
 
   // Subscribes from `after_sequence` (events with a greater sequence), or from the current head
   // when from_now. OUT_OF_RANGE when events after `after_sequence` were purged: re-list and watch
@@ -125,10 +129,18 @@ class EventHub {
   size_t subscriber_count() const;
   // Events the follower has read from the log since Start (for metrics).
   uint64_t events_read() const { return events_read_.load(std::memory_order_relaxed); }
+  // Events taken in from Publish without a read (for metrics).
+  uint64_t events_published() const { return events_published_.load(std::memory_order_relaxed); }
 
  private:
   void Run();
   absl::Status Poll();
+  // Takes in the published events that continue head_; true when none are left over (a gap
+  // remains otherwise, and the log must be read).
+  bool TakePublished();
+  // Appends events (sequence > head_, in order) to the window and hands them to the live
+  // subscribers, outside the lock.
+  void Advance(std::vector<domain::UploadEvent> events, std::atomic<uint64_t>* counter);
   // Offers `events` to `subs` and wakes those with news, spread over the delivery threads; returns
   // once all are done, so each subscriber sees pages in order.
   void Deliver(const std::vector<SharedEvent>& events,
@@ -155,10 +167,12 @@ class EventHub {
   std::deque<SharedEvent> recent_ ABSL_GUARDED_BY(mu_);
   std::vector<std::weak_ptr<Subscription>> live_ ABSL_GUARDED_BY(mu_);
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<domain::UploadEvent> published_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<CatchUpThread> catch_up_threads_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> events_read_{0};
+  std::atomic<uint64_t> events_published_{0};
   std::thread thread_;
   // Delivery helpers besides the hub's thread (delivery_threads - 1), created by Start.
   int delivery_threads_ = 1;

@@ -16,22 +16,27 @@ namespace {
 
 class Receiver final : public pqxx::notification_receiver {
  public:
-  Receiver(pqxx::connection& conn, bool* notified)
-      : pqxx::notification_receiver(conn, std::string(kEventChannel)), notified_(notified) {}
-  void operator()(const std::string& /*payload*/, int /*backend_pid*/) override {
-    *notified_ = true;
+  Receiver(pqxx::connection& conn, const std::string& ignore_origin, bool* notified)
+      : pqxx::notification_receiver(conn, std::string(kEventChannel)),
+        ignore_origin_(ignore_origin),
+        notified_(notified) {}
+  void operator()(const std::string& payload, int /*backend_pid*/) override {
+    if (ignore_origin_.empty() || payload != ignore_origin_) *notified_ = true;
   }
 
  private:
+  const std::string& ignore_origin_;
   bool* notified_;
 };
 
 }  // namespace
 
-absl::Status Notify(pqxx::connection& conn) {
+absl::Status Notify(pqxx::connection& conn, absl::string_view origin) {
   return RunGuarded([&] {
     pqxx::nontransaction tx(conn);
-    tx.exec(absl::StrCat("NOTIFY ", kEventChannel));
+    tx.exec(origin.empty()
+                ? absl::StrCat("NOTIFY ", kEventChannel)
+                : absl::StrCat("NOTIFY ", kEventChannel, ", ", tx.quote(std::string(origin))));
     return absl::OkStatus();
   });
 }
@@ -78,7 +83,8 @@ void EventListener::Run() {
             options_.password ? DsnWithPassword(options_.dsn, options_.password()) : options_.dsn);
       }
       if (receiver == nullptr) {
-        receiver = std::make_unique<Receiver>(*conn_, &notified);  // issues LISTEN
+        // Issues LISTEN.
+        receiver = std::make_unique<Receiver>(*conn_, options_.ignore_origin, &notified);
         on_wake_();  // anything committed while we were not listening
       }
       pollfd fds[2] = {{conn_->sock(), POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};

@@ -19,8 +19,9 @@ inline constexpr absl::string_view kEventChannel = "ossup_upload_events";
 
 // Sends one NOTIFY on kEventChannel, in its own autocommit statement (never inside the hot
 // event-writing transactions: a notifying commit serializes on a database-wide lock). Callers
-// coalesce: at most one per short interval per replica.
-absl::Status Notify(pqxx::connection& conn);
+// coalesce: at most one per short interval per replica. `origin` (the payload) names the
+// sending replica, so its own listener can ignore the echo: its hub was woken directly.
+absl::Status Notify(pqxx::connection& conn, absl::string_view origin = "");
 
 struct EventListenerOptions {
   std::string dsn;
@@ -30,6 +31,9 @@ struct EventListenerOptions {
   absl::Duration poll_interval = absl::Seconds(1);
   // Wait before reconnecting after the connection failed.
   absl::Duration reconnect_delay = absl::Milliseconds(500);
+  // Notifications whose payload is this (this replica's own, see Notify) do not wake; empty
+  // means every notification wakes.
+  std::string ignore_origin;
 };
 
 // Owns one connection and one thread that LISTENs on kEventChannel and calls `on_wake` after each

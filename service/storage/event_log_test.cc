@@ -164,6 +164,32 @@ TEST_F(EventLogTest, ListenerWakesOnNotifyWithinABound) {
   EXPECT_LT(absl::Now() - stop_start, absl::Seconds(1)) << "Stop must not wait for poll_interval";
 }
 
+TEST_F(EventLogTest, ListenerIgnoresItsOwnOriginAndWakesForOthers) {
+  std::atomic<int> wakes{0};
+  EventListener listener(
+      {.dsn = scratch_->dsn(), .poll_interval = absl::Seconds(60), .ignore_origin = "replica-a"},
+      [&] { ++wakes; });
+  ASSERT_TRUE(listener.Start().ok());
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (wakes == 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(2));
+  ASSERT_EQ(wakes, 1);  // the catch-up after LISTEN
+
+  pqxx::connection notifier(scratch_->dsn());
+  ASSERT_TRUE(Notify(notifier, "replica-a").ok());  // its own echo
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(wakes, 1);
+  ASSERT_TRUE(Notify(notifier, "replica-b").ok());  // another replica's commit
+  deadline = absl::Now() + absl::Seconds(5);
+  while (wakes < 2 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_EQ(wakes, 2);
+  ASSERT_TRUE(Notify(notifier, "it's \"quoted\"").ok());  // payloads are quoted, not spliced
+  ASSERT_TRUE(Notify(notifier).ok());                     // no origin: an older replica
+  deadline = absl::Now() + absl::Seconds(5);
+  while (wakes < 3 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_GE(wakes, 3);
+  listener.Stop();
+}
+
 TEST_F(EventLogTest, ListenerPollsAsASafetyNet) {
   std::atomic<int> wakes{0};
   EventListener listener({.dsn = scratch_->dsn(), .poll_interval = absl::Milliseconds(50)},

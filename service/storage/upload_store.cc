@@ -68,7 +68,12 @@ struct PendingEvent {
 // transaction (the row work and its locks come first), why it is one statement (the counter
 // update and the event inserts in one round trip), and why a transaction can carry many events
 // (group commit amortizes the serialized section over a batch).
-absl::StatusOr<int64_t> AppendEvents(pqxx::work& txn, const std::vector<PendingEvent>& events) {
+//
+// With `written`, also returns the events as ReadEvents will read them back (times in
+// microseconds, the upload decoded from the very JSON stored), replacing its contents.
+absl::StatusOr<int64_t> AppendEvents(pqxx::work& txn, const std::vector<PendingEvent>& events,
+                                     std::vector<domain::UploadEvent>* written = nullptr) {
+  if (written != nullptr) written->clear();
   if (events.empty()) return 0;
   nlohmann::json batch = nlohmann::json::array();
   for (const PendingEvent& e : events) {
@@ -90,8 +95,20 @@ absl::StatusOr<int64_t> AppendEvents(pqxx::work& txn, const std::vector<PendingE
       "                e.ev->'upload'"
       "         FROM head, jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(ev, ord))"
       " SELECT last_sequence - $1 + 1 FROM head");
-  pqxx::result first = ExecPrepared(txn, "ossup_append_events", *kAppend, k, batch.dump());
-  return first[0][0].as<int64_t>();
+  pqxx::result result = ExecPrepared(txn, "ossup_append_events", *kAppend, k, batch.dump());
+  const int64_t first = result[0][0].as<int64_t>();
+  if (written != nullptr) {
+    written->reserve(events.size());
+    for (size_t i = 0; i < events.size(); ++i) {
+      const nlohmann::json& stored = batch[i];
+      domain::UploadEvent& e = written->emplace_back();
+      e.sequence = first + static_cast<int64_t>(i);
+      e.type = events[i].type;
+      e.event_time = codec::FromMicros(stored["time"].get<int64_t>());
+      e.upload = codec::UploadFromJson(stored["upload"]);
+    }
+  }
+  return first;
 }
 
 // A page token: where the previous page ended, bound to the listing it came from.
@@ -212,8 +229,11 @@ Upload AsStored(Upload u) {
 UploadStore::UploadStore(Database* db, UploadStoreOptions options)
     : db_(db), options_(std::move(options)) {}
 
-void UploadStore::EventsCommitted() {
+void UploadStore::EventsCommitted(std::vector<domain::UploadEvent> written) {
   if (options_.on_events_committed) options_.on_events_committed();
+  if (options_.publish_committed_events && !written.empty()) {
+    options_.publish_committed_events(std::move(written));
+  }
 }
 
 absl::StatusOr<CreateResult> UploadStore::Create(const Upload& u) {
@@ -456,10 +476,9 @@ absl::StatusOr<ListResult> UploadStore::List(absl::string_view ns, const ListFil
   return out;
 }
 
-absl::StatusOr<TransitionResult> UploadStore::CancelInTransaction(pqxx::work& txn,
-                                                                  absl::string_view ns,
-                                                                  absl::string_view id,
-                                                                  absl::Time now) {
+absl::StatusOr<TransitionResult> UploadStore::CancelInTransaction(
+    pqxx::work& txn, absl::string_view ns, absl::string_view id, absl::Time now,
+    std::vector<domain::UploadEvent>* written) {
   static const auto* const kCancel = new std::string(absl::StrCat(
       "UPDATE uploads SET state = 5, update_time = ", codec::TimestampParam(3),
       " WHERE id = $1::uuid AND namespace = $2 AND state = 1 RETURNING ", codec::UploadColumns()));
@@ -480,7 +499,7 @@ absl::StatusOr<TransitionResult> UploadStore::CancelInTransaction(pqxx::work& tx
   TransitionResult result;
   result.upload = codec::UploadFromRow(rows[0]);
   OSSUP_ASSIGN_OR_RETURN(result.sequence,
-                         AppendEvents(txn, {{EventType::kCancelled, result.upload, now}}));
+                         AppendEvents(txn, {{EventType::kCancelled, result.upload, now}}, written));
   result.event_written = true;
   result.event_type = EventType::kCancelled;
   return result;
@@ -489,11 +508,12 @@ absl::StatusOr<TransitionResult> UploadStore::CancelInTransaction(pqxx::work& tx
 absl::StatusOr<TransitionResult> UploadStore::Cancel(absl::string_view ns, absl::string_view id,
                                                      absl::Time now) {
   absl::StatusOr<TransitionResult> out;
+  std::vector<domain::UploadEvent> written;
   OSSUP_RETURN_IF_ERROR(db_->WithTransaction([&](pqxx::work& txn) -> absl::Status {
-    out = CancelInTransaction(txn, ns, id, now);
+    out = CancelInTransaction(txn, ns, id, now, Collect(written));
     return out.status();  // not OK: roll back
   }));
-  EventsCommitted();
+  EventsCommitted(std::move(written));
   return out;
 }
 
@@ -534,6 +554,7 @@ absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>> UploadStore::Apply
 
   std::vector<absl::StatusOr<TransitionResult>> results;
   bool wrote_events = false;
+  std::vector<domain::UploadEvent> written;
   OSSUP_RETURN_IF_ERROR(db_->WithTransaction([&](pqxx::work& txn) -> absl::Status {
     results.clear();
     std::map<std::string, Upload> rows;
@@ -591,14 +612,14 @@ absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>> UploadStore::Apply
       ExecPrepared(txn, "ossup_record_callbacks", *kUpdate, values.dump(), codec::ToMicros(now),
                    absl::StrCat("{", absl::StrJoin(changed, ","), "}"));
     }
-    OSSUP_ASSIGN_OR_RETURN(const int64_t first, AppendEvents(txn, events));
+    OSSUP_ASSIGN_OR_RETURN(const int64_t first, AppendEvents(txn, events, Collect(written)));
     for (size_t i = 0; i < inputs.size(); ++i) {
       if (event_of[i] >= 0) results[i]->sequence = first + event_of[i];
     }
     wrote_events = !events.empty();
     return absl::OkStatus();
   }));
-  if (wrote_events) EventsCommitted();
+  if (wrote_events) EventsCommitted(std::move(written));
   return results;
 }
 
@@ -610,6 +631,7 @@ absl::StatusOr<int> UploadStore::ExpireDue(absl::Time now, int limit) {
       " FROM due WHERE u.id = due.id AND u.state = 1 RETURNING ", codec::UploadColumns("u.")));
   if (limit < 1) return absl::InvalidArgumentError("limit must be positive");
   int expired = 0;
+  std::vector<domain::UploadEvent> written;
   OSSUP_RETURN_IF_ERROR(db_->WithTransaction([&](pqxx::work& txn) -> absl::Status {
     std::vector<PendingEvent> events;
     pqxx::result rows = txn.exec_params(*kSql, codec::ToMicros(now - options_.expiry_grace), limit,
@@ -620,11 +642,11 @@ absl::StatusOr<int> UploadStore::ExpireDue(absl::Time now, int limit) {
     std::sort(events.begin(), events.end(), [](const PendingEvent& a, const PendingEvent& b) {
       return a.upload.expire_time < b.upload.expire_time;
     });
-    OSSUP_RETURN_IF_ERROR(AppendEvents(txn, events).status());
+    OSSUP_RETURN_IF_ERROR(AppendEvents(txn, events, Collect(written)).status());
     expired = static_cast<int>(events.size());
     return absl::OkStatus();
   }));
-  if (expired > 0) EventsCommitted();
+  if (expired > 0) EventsCommitted(std::move(written));
   return expired;
 }
 

@@ -78,6 +78,10 @@ struct UploadStoreOptions {
   // Called after every commit that wrote events (outside the transaction, on the caller's
   // thread). The wiring coalesces these into NOTIFYs; must be cheap and must not throw.
   std::function<void()> on_events_committed;
+  // When set, also called after such a commit with the events it wrote, exactly as ReadEvents
+  // would return them (this replica's event hub takes them in without reading them back). Same
+  // rules as on_events_committed.
+  std::function<void(std::vector<domain::UploadEvent>)> publish_committed_events;
 };
 
 // Thread-safe; all operations take the time from the caller (injected clock). Never throws.
@@ -149,8 +153,13 @@ class UploadStore {
 
  private:
   absl::StatusOr<TransitionResult> CancelInTransaction(pqxx::work& txn, absl::string_view ns,
-                                                       absl::string_view id, absl::Time now);
-  void EventsCommitted();
+                                                       absl::string_view id, absl::Time now,
+                                                       std::vector<domain::UploadEvent>* written);
+  // What AppendEvents should fill in for publish_committed_events (nullptr: nobody wants them).
+  std::vector<domain::UploadEvent>* Collect(std::vector<domain::UploadEvent>& events) const {
+    return options_.publish_committed_events ? &events : nullptr;
+  }
+  void EventsCommitted(std::vector<domain::UploadEvent> written);
   // Runs a one-row, one-column bigint query in autocommit.
   absl::StatusOr<int64_t> ReadInt64(const char* sql);
 

@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "service/storage/callback_batcher.h"
+#include "service/storage/codec.h"
 #include "service/storage/storage_test_util.h"
 
 namespace ossup::storage {
@@ -471,6 +472,42 @@ TEST_F(UploadStoreTest, CreateRetryOfACommittedInsertIsRecognized) {
   Upload impostor = u;
   impostor.callback_token_sha256 = std::string(32, 'z');
   EXPECT_TRUE(absl::IsAlreadyExists(store_->Create(impostor).status()));
+}
+
+TEST_F(UploadStoreTest, PublishedEventsAreExactlyWhatTheLogReturns) {
+  absl::Mutex mu;
+  std::vector<domain::UploadEvent> published;
+  UploadStore store(db_.get(), UploadStoreOptions{.publish_committed_events =
+                                                      [&](std::vector<domain::UploadEvent> e) {
+                                                        absl::MutexLock lock(&mu);
+                                                        for (auto& x : e) {
+                                                          published.push_back(std::move(x));
+                                                        }
+                                                      }});
+  const Upload done = MustCreate("ns-p", "s", t0_);
+  const Upload cancelled = MustCreate("ns-p", "s", t0_);
+  const Upload expired = MustCreate("ns-p", "s", t0_ - absl::Hours(2));
+  const absl::Time now = t0_ + absl::Microseconds(1234567);  // sub-second, sub-microsecond below
+  ASSERT_TRUE(store.ApplyCallback(CallbackFor(done), AcceptAll, now + absl::Nanoseconds(5)).ok());
+  ASSERT_TRUE(store.ApplyCallback(CallbackFor(done, 99), AcceptAll, now).ok());  // LATE_CALLBACK
+  ASSERT_TRUE(store.Cancel("ns-p", cancelled.id, now).ok());
+  ASSERT_EQ(*store.ExpireDue(now, 100), 1);
+
+  const std::vector<domain::UploadEvent> read = AllEvents("ns-p");
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(published.size(), 4u);
+  ASSERT_EQ(read.size(), published.size());
+  for (size_t i = 0; i < read.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(published[i].sequence, read[i].sequence);
+    EXPECT_EQ(published[i].type, read[i].type);
+    EXPECT_EQ(published[i].event_time, read[i].event_time);
+    ExpectSameUpload(published[i].upload, read[i].upload);
+    EXPECT_EQ(codec::UploadToJson(published[i].upload).dump(),
+              codec::UploadToJson(read[i].upload).dump());
+  }
+  EXPECT_EQ(read[1].type, EventType::kLateCallback);
+  EXPECT_EQ(read[3].upload.id, expired.id);
 }
 
 }  // namespace

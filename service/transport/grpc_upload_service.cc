@@ -276,6 +276,12 @@ UploadServiceImpl::UploadServiceImpl(UploadServiceDeps deps)
       [hub] {
         return std::vector<metrics::Sample>{{{}, static_cast<double>(hub->events_read())}};
       });
+  registry.AddCounterCallback(
+      "ossup_event_hub_events_published_total",
+      "Events the event hub took in from this process's own commits, without reading the log.", {},
+      [hub] {
+        return std::vector<metrics::Sample>{{{}, static_cast<double>(hub->events_published())}};
+      });
 }
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
