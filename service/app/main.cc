@@ -441,7 +441,11 @@ int Main(int argc, char** argv) {
   std::unique_ptr<protocol::PinnedKeyProvider> keys;
   std::unique_ptr<protocol::CallbackVerifier> verifier;
   std::unique_ptr<remote::CurlOssClient> oss;
-  storage::ReadinessCheck readiness(&db, storage::ReadinessOptions{});  // outlives the endpoint
+  // Checked every second on its own thread; /readyz answers from the last result, so a probe
+  // neither queues behind real work nor waits for a connection. Outlives the endpoint.
+  storage::ReadinessCheck readiness(&db, storage::ReadinessOptions{});
+  (void)readiness.Refresh();
+  PeriodicTask readiness_checker(absl::Seconds(1), [&readiness] { (void)readiness.Refresh(); });
   std::unique_ptr<storage::CallbackBatcher> batcher;
   std::unique_ptr<transport::CallbackEndpoint> endpoint;
   std::unique_ptr<transport::HttpServer> http;
@@ -488,7 +492,7 @@ int Main(int argc, char** argv) {
     deps.oss = oss.get();
     deps.clock = &clock;
     deps.pool = &pool;
-    deps.ready = [&readiness] { return readiness.Check(); };
+    deps.ready = [&readiness] { return readiness.Current(); };
     deps.metrics = &registry;
     transport::CallbackEndpointOptions options;
     options.callback_path = serve_callback ? config->callback_path : "";

@@ -89,10 +89,21 @@ std::string DsnWithPassword(const std::string& dsn, const std::string& password)
   return absl::StrCat(dsn, " password='", quoted, "'");
 }
 
+std::string DsnForConnecting(const std::string& dsn, const std::function<std::string()>& password) {
+  std::string out = dsn;
+  if (!absl::StrContains(dsn, "connect_timeout")) {
+    if (absl::StartsWith(dsn, "postgresql://") || absl::StartsWith(dsn, "postgres://")) {
+      absl::StrAppend(&out, dsn.find('?') == std::string::npos ? "?" : "&", "connect_timeout=10");
+    } else {
+      absl::StrAppend(&out, out.empty() ? "" : " ", "connect_timeout=10");
+    }
+  }
+  return password ? DsnWithPassword(out, password()) : out;
+}
+
 absl::StatusOr<std::unique_ptr<pqxx::connection>> Database::Connect() {
   std::unique_ptr<pqxx::connection> conn;
-  const std::string dsn =
-      options_.password ? DsnWithPassword(options_.dsn, options_.password()) : options_.dsn;
+  const std::string dsn = DsnForConnecting(options_.dsn, options_.password);
   absl::Status status = RunGuarded([&] {
     conn = std::make_unique<pqxx::connection>(dsn);
     if (options_.on_connect) options_.on_connect(*conn);

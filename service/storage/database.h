@@ -36,6 +36,11 @@ bool IsRetryable(const absl::Status& status);
 // password='...'), for passwords kept in a secret file rather than in the URL.
 std::string DsnWithPassword(const std::string& dsn, const std::string& password);
 
+// What libpq is given for a new connection: `dsn` with a default connect_timeout of 10 s unless it
+// sets one (libpq would otherwise wait for the kernel's TCP timeout, minutes against a host that
+// drops packets, holding a worker thread), and the password when `password` is set.
+std::string DsnForConnecting(const std::string& dsn, const std::function<std::string()>& password);
+
 struct DatabaseOptions {
   std::string dsn;  // libpq connection string or URI
   // Called for every new connection, so a rotated password file takes effect without a restart.

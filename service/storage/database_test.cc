@@ -17,6 +17,18 @@ TEST(DsnWithPasswordTest, AddsThePasswordToUrisAndKeyValueStrings) {
   EXPECT_EQ(DsnWithPassword("host=db user=u", "it's\\x"), "host=db user=u password='it\\'s\\\\x'");
 }
 
+TEST(DsnForConnectingTest, AddsADefaultConnectTimeoutUnlessOneIsSet) {
+  EXPECT_EQ(DsnForConnecting("postgresql://u@db/x", nullptr),
+            "postgresql://u@db/x?connect_timeout=10");
+  EXPECT_EQ(DsnForConnecting("postgres://u@db/x?sslmode=require", nullptr),
+            "postgres://u@db/x?sslmode=require&connect_timeout=10");
+  EXPECT_EQ(DsnForConnecting("postgresql://u@db/x?connect_timeout=3", nullptr),
+            "postgresql://u@db/x?connect_timeout=3");
+  EXPECT_EQ(DsnForConnecting("host=db user=u", nullptr), "host=db user=u connect_timeout=10");
+  EXPECT_EQ(DsnForConnecting("postgresql://u@db/x", [] { return std::string("pw"); }),
+            "postgresql://u@db/x?connect_timeout=10&password=pw");
+}
+
 TEST(DatabaseStatsTest, CountsIdleAndLeasedConnections) {
   std::unique_ptr<testing::ScratchDatabase> scratch = testing::ScratchDatabase::Create();
   if (scratch == nullptr) {

@@ -49,8 +49,7 @@ EventListener::~EventListener() { Stop(); }
 absl::Status EventListener::Start() {
   if (thread_.joinable()) return absl::FailedPreconditionError("listener already started");
   absl::Status status = RunGuarded([&] {
-    conn_ = std::make_unique<pqxx::connection>(
-        options_.password ? DsnWithPassword(options_.dsn, options_.password()) : options_.dsn);
+    conn_ = std::make_unique<pqxx::connection>(DsnForConnecting(options_.dsn, options_.password));
     return absl::OkStatus();
   });
   if (!status.ok()) return absl::UnavailableError(status.message());
@@ -79,8 +78,8 @@ void EventListener::Run() {
     absl::Status status = RunGuarded([&]() -> absl::Status {
       if (conn_ == nullptr || !conn_->is_open()) {
         receiver.reset();
-        conn_ = std::make_unique<pqxx::connection>(
-            options_.password ? DsnWithPassword(options_.dsn, options_.password()) : options_.dsn);
+        conn_ =
+            std::make_unique<pqxx::connection>(DsnForConnecting(options_.dsn, options_.password));
       }
       if (receiver == nullptr) {
         // Issues LISTEN.

@@ -34,7 +34,8 @@ struct CallbackEndpointDeps {
   remote::OssClient* oss = nullptr;
   const Clock* clock = nullptr;
   ThreadPool* pool = nullptr;
-  // Readiness (e.g. a database ping); /readyz answers 503 while it fails.
+  // Readiness; /readyz answers 503 while it fails. Called on the I/O thread: it must be quick
+  // (a cached result, as storage::ReadinessCheck::Current gives).
   std::function<absl::Status()> ready;
   // The endpoint registers its series here, and GET /metrics renders all of it (on the pool, as
   // gauge callbacks may read the database). A private registry when null.
