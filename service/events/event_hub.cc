@@ -170,54 +170,60 @@ size_t EventHub::subscriber_count() const {
 }
 
 void EventHub::Run() {
+  absl::Time last_read = absl::Now();
   while (true) {
     bool read;
     {
       absl::MutexLock lock(&mu_);
-      const bool woken = mu_.AwaitWithTimeout(
-          absl::Condition(
-              +[](EventHub* hub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(hub->mu_) {
-                return hub->wake_ || hub->stopping_ || !hub->published_.empty();
-              },
-              this),
-          options_.poll_interval);
+      mu_.AwaitWithTimeout(absl::Condition(
+                               +[](EventHub* hub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(hub->mu_) {
+                                 return hub->wake_ || hub->stopping_ || !hub->published_.empty();
+                               },
+                               this),
+                           options_.poll_interval);
       if (stopping_) return;
-      // A notification, or the safety-net interval: read the log.
-      read = wake_ || !woken;
+      // A notification, or the safety net: a read at least every poll_interval, even while this
+      // process's own commits keep arriving (they wake the loop without a read).
+      read = wake_ || absl::Now() - last_read >= options_.poll_interval;
       wake_ = false;
     }
     // This process's own commits usually continue the head: no read needed for them.
     if (!TakePublished()) read = true;
     // A failed read (database restarting) is retried on the next wake-up or poll; subscribers
     // keep their streams and simply see the events later.
-    if (read) (void)Poll();
+    if (read) {
+      last_read = absl::Now();
+      (void)Poll();
+    }
   }
 }
 
 bool EventHub::TakePublished() {
-  std::vector<domain::UploadEvent> taken;
-  bool gap = false;
+  std::vector<domain::UploadEvent> published;
+  int64_t next;
   {
     absl::MutexLock lock(&mu_);
     if (published_.empty()) return true;
-    // Committers on several threads may publish out of order; sequences are unique.
-    std::sort(published_.begin(), published_.end(),
-              [](const domain::UploadEvent& a, const domain::UploadEvent& b) {
-                return a.sequence < b.sequence;
-              });
-    int64_t next = head_ + 1;
-    size_t i = 0;
-    for (; i < published_.size(); ++i) {
-      if (published_[i].sequence < next) continue;  // already read from the log
-      if (published_[i].sequence != next) break;    // another writer's events come first
-      taken.push_back(std::move(published_[i]));
-      ++next;
-    }
-    gap = i < published_.size();
-    // What is left after a gap is read from the log with the gap; keeping it would only make
-    // the next call skip it as already read.
-    published_.clear();
+    published.swap(published_);
+    // Only this thread moves head_, so it stays valid after the lock is released.
+    next = head_ + 1;
   }
+  // Committers on several threads may publish out of order; sequences are unique. Sorted outside
+  // the lock, which Subscribe needs.
+  std::sort(published.begin(), published.end(),
+            [](const domain::UploadEvent& a, const domain::UploadEvent& b) {
+              return a.sequence < b.sequence;
+            });
+  std::vector<domain::UploadEvent> taken;
+  size_t i = 0;
+  for (; i < published.size(); ++i) {
+    if (published[i].sequence < next) continue;  // already read from the log
+    if (published[i].sequence != next) break;    // another writer's events come first
+    taken.push_back(std::move(published[i]));
+    ++next;
+  }
+  // What is left after a gap is read from the log with the gap.
+  const bool gap = i < published.size();
   if (!taken.empty()) Advance(std::move(taken), &events_published_);
   return !gap;
 }
