@@ -6,10 +6,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <system_error>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -78,9 +77,7 @@ absl::Status Storage::Init() {
   return absl::OkStatus();
 }
 
-std::string Storage::NewTempPath() {
-  return (fs::path(root_) / "tmp" / RandomHex(16)).string();
-}
+std::string Storage::NewTempPath() { return (fs::path(root_) / "tmp" / RandomHex(16)).string(); }
 
 std::string Storage::BucketDir(absl::string_view bucket) const {
   return (fs::path(root_) / "buckets" / std::string(bucket)).string();
@@ -106,8 +103,9 @@ absl::Status Storage::Commit(absl::string_view bucket, const ObjectMeta& meta,
   if (forbid_overwrite && fs::exists(base + ".json", ec)) {
     fs::remove(temp_path, ec);
     fs::remove(sidecar_tmp, ec);
-    return OssError("FileAlreadyExists", "The object you specified already exists and can not be "
-                                         "overwritten.");
+    return OssError("FileAlreadyExists",
+                    "The object you specified already exists and can not be "
+                    "overwritten.");
   }
   fs::rename(temp_path, base + ".data", ec);
   if (!ec) fs::rename(sidecar_tmp, base + ".json", ec);
@@ -125,7 +123,7 @@ bool Storage::Exists(absl::string_view bucket, absl::string_view key) {
   return fs::exists(BasePath(bucket, key) + ".json", ec);
 }
 
-absl::StatusOr<ObjectMeta> Storage::ReadMetaLocked(const std::string& path) {
+absl::StatusOr<ObjectMeta> Storage::ReadMeta(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return OssError("NoSuchKey", "The specified key does not exist.");
   // Grows with the file (a sidecar is a few hundred bytes): allocating and zeroing the whole
@@ -136,18 +134,19 @@ absl::StatusOr<ObjectMeta> Storage::ReadMetaLocked(const std::string& path) {
     text.append(chunk, static_cast<size_t>(in.gcount()));
     if (text.size() > kMaxSidecarBytes) return absl::DataLossError("sidecar too large");
   }
+  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
   return MetaFromJson(text);
 }
 
 absl::StatusOr<ObjectMeta> Storage::Head(absl::string_view bucket, absl::string_view key) {
   absl::MutexLock lock(&mu_);
-  return ReadMetaLocked(BasePath(bucket, key) + ".json");
+  return ReadMeta(BasePath(bucket, key) + ".json");
 }
 
 absl::StatusOr<OpenObject> Storage::Open(absl::string_view bucket, absl::string_view key) {
   absl::MutexLock lock(&mu_);
   std::string base = BasePath(bucket, key);
-  absl::StatusOr<ObjectMeta> meta = ReadMetaLocked(base + ".json");
+  absl::StatusOr<ObjectMeta> meta = ReadMeta(base + ".json");
   if (!meta.ok()) return meta.status();
   OpenObject obj;
   obj.fd = ::open((base + ".data").c_str(), O_RDONLY | O_CLOEXEC);
@@ -169,19 +168,24 @@ absl::StatusOr<std::vector<ObjectMeta>> Storage::List(absl::string_view bucket,
                                                       absl::string_view prefix,
                                                       absl::string_view marker, int max_keys,
                                                       bool* truncated) {
-  std::vector<ObjectMeta> all;
+  // The sidecars are read without the lock: HEAD and GET take it on the I/O threads, and a
+  // listing of a large bucket must not stall them. Sidecars are replaced by rename, so each read
+  // sees a whole one; one deleted meanwhile is skipped.
+  std::vector<std::string> sidecars;
   {
     absl::MutexLock lock(&mu_);
     std::error_code ec;
     fs::directory_iterator it(BucketDir(bucket), ec);
     for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
-      const fs::path& p = it->path();
-      if (p.extension() != ".json") continue;
-      absl::StatusOr<ObjectMeta> meta = ReadMetaLocked(p.string());
-      if (!meta.ok()) continue;
-      if (!absl::StartsWith(meta->key, prefix) || meta->key <= marker) continue;
-      all.push_back(*std::move(meta));
+      if (it->path().extension() == ".json") sidecars.push_back(it->path().string());
     }
+  }
+  std::vector<ObjectMeta> all;
+  for (const std::string& path : sidecars) {
+    absl::StatusOr<ObjectMeta> meta = ReadMeta(path);
+    if (!meta.ok()) continue;
+    if (!absl::StartsWith(meta->key, prefix) || meta->key <= marker) continue;
+    all.push_back(*std::move(meta));
   }
   std::sort(all.begin(), all.end(),
             [](const ObjectMeta& a, const ObjectMeta& b) { return a.key < b.key; });

@@ -62,8 +62,9 @@ class Storage {
  private:
   std::string BucketDir(absl::string_view bucket) const;
   std::string BasePath(absl::string_view bucket, absl::string_view key) const;
-  absl::StatusOr<ObjectMeta> ReadMetaLocked(const std::string& path)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reads one sidecar. Safe without mu_ (sidecars are replaced by rename); Head and Open hold it
+  // so that the sidecar and the data file they return belong together.
+  static absl::StatusOr<ObjectMeta> ReadMeta(const std::string& path);
 
   std::string root_;
   absl::Mutex mu_;
