@@ -59,6 +59,10 @@ absl::StatusOr<FormPostResult> PostFormFile(const ::ossup::upload::v1::PostForm&
     return absl::NotFoundError(absl::StrCat(path, ": not a readable regular file"));
   }
   if (absl::Status s = remote::CurlGlobalInitOnce(); !s.ok()) return s;
+  // libcurl's own words for a failure ("Operation too slow. Less than 1 bytes/sec transferred the
+  // last 30 seconds") say more than curl_easy_strerror's generic text. Declared before the handle,
+  // which may write to it until it is cleaned up.
+  char detail[CURL_ERROR_SIZE] = {0};
   remote::CurlEasy curl(curl_easy_init());
   if (!curl) return absl::InternalError("curl_easy_init failed");
   CURL* h = curl.get();
@@ -111,9 +115,6 @@ absl::StatusOr<FormPostResult> PostFormFile(const ::ossup::upload::v1::PostForm&
   curl_easy_setopt(h, CURLOPT_XFERINFODATA, &transfer);
   curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 
-  // libcurl's own words for the failure ("Operation too slow. Less than 1 bytes/sec transferred
-  // the last 30 seconds") say more than curl_easy_strerror's generic text.
-  char detail[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, detail);
 
   const CURLcode rc = curl_easy_perform(h);
