@@ -24,11 +24,11 @@ const LIMIT = 1024 * 1024;
 const t = tally('browser');
 const check = t.check;
 
-async function startApp(stack) {
+async function startApp(stack, token = stack.token) {
   const { child, ports } = await startProcess('browser-upload', process.execPath,
     [path.join(ROOT, 'deploy/examples/browser-upload/server.js')],
     { port: /browser-upload listening on http:\/\/127\.0\.0\.1:(\d+)\// }, stack.log,
-    { ...process.env, PORT: '0', OSSUP_TARGET: stack.grpcTarget, OSSUP_TOKEN: stack.token,
+    { ...process.env, PORT: '0', OSSUP_TARGET: stack.grpcTarget, OSSUP_TOKEN: token,
       OSSUP_NAMESPACE: 'acme', MAX_UPLOAD_BYTES: String(LIMIT) });
   return { child, url: `http://127.0.0.1:${ports.port}/` };
 }
@@ -91,6 +91,18 @@ async function uploadFile(page, name, type, bytes) {
     const anon = await fetch(`${app.url}api/uploads`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
     check('the backend refuses to sign a form without a session', anon.status === 401, `HTTP ${anon.status}`);
     const cookie = await login(app.url, 'mallory');
+
+    // A backend with a wrong token: its event stream says so once (fatal) instead of making every
+    // browser retry each second forever.
+    const misconfigured = await startApp(stack, 'not-the-token');
+    try {
+      const stream = openSse(`${misconfigured.url}api/events`, await login(misconfigured.url, 'eve'));
+      await stream.ended;
+      check('a misconfigured backend ends the event stream with a fatal event (no retry loop)',
+        stream.status === 200 && /event: fatal/.test(stream.text) && !/event: failure/.test(stream.text), stream.text);
+    } finally {
+      await stopProcess(misconfigured.child);
+    }
     const ask = (body) => fetch(`${app.url}api/uploads`, { method: 'POST', body: JSON.stringify(body),
       headers: { 'Content-Type': 'application/json', Cookie: cookie } }).then((r) => r.status);
     const bad = [await ask({ fileName: 'x'.repeat(256) }), await ask({ fileName: { a: 1 } }),
@@ -137,10 +149,18 @@ async function uploadFile(page, name, type, bytes) {
     const tabs = [];
     for (let i = 0; i < 8; i++) tabs.push(openSse(`${app.url}api/events`, cookie));
     await until(() => tabs.every((tab) => /event: ready/.test(tab.text)));
-    const ninth = await fetch(`${app.url}api/events`, { headers: { Cookie: cookie } });
-    check('a user may hold 8 event streams; a 9th is refused (429)', ninth.status === 429, `HTTP ${ninth.status}`);
+    const ninth = openSse(`${app.url}api/events`, cookie);
+    await ninth.ended;
+    // A 200 that says so and ends: any other status would make EventSource give up silently.
+    check('a user may hold 8 event streams; a 9th is told why in a fatal event, not a bare error status',
+      ninth.status === 200 && /event: fatal\ndata: .*at most 8 live event streams/.test(ninth.text), `HTTP ${ninth.status} ${ninth.text}`);
     for (const tab of tabs) tab.close();
     await Promise.all(tabs.map((tab) => tab.ended));
+    // The count goes down as streams close: a new one is accepted again.
+    const again = openSse(`${app.url}api/events`, cookie);
+    const reopened = await until(() => /event: ready/.test(again.text));
+    again.close();
+    check('closed streams are no longer counted', reopened, again.text);
 
     r = await uploadFile(page, 'too-big.bin', 'application/octet-stream', 2 * LIMIT);
     check('a file over the limit is refused by OSS and the page says so',

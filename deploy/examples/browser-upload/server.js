@@ -79,7 +79,6 @@ function requireUser(req, res, next) {
 const app = express();
 app.disable('x-powered-by');
 app.use(express.json({ limit: '4kb' }));
-app.use(express.static(path.join(__dirname, 'public')));
 
 app.post('/api/login', (req, res) => {
   const user = String((req.body && req.body.user) || '');
@@ -125,10 +124,24 @@ const openStreams = new Map();  // user -> SSE streams open
 
 // The signed-in user's upload events as Server-Sent Events. The SSE id is the event sequence, so
 // a browser that reconnects (EventSource does, with Last-Event-ID) resumes without a gap.
+//
+// Always a 200 event stream: EventSource gives up for good on any other status, and reconnects
+// (after `retry`) when a 200 stream ends. So trouble is told in the stream: `failure` (the
+// service is unreachable; the stream ends and the browser retries), `reset` (the resume point
+// was purged; the stream goes on from now, with a new id) and `fatal` (retrying cannot help;
+// the page closes its EventSource). X-Accel-Buffering: nginx would hold events back.
 app.get('/api/events', requireUser, async (req, res) => {
   const user = req.user;
+  if (req.socket.destroyed) return undefined;  // gone already: 'close' would never come
+  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store',
+                       Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+  const send = (event, data, id) => res.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${data}\n\n`);
+  const fatal = (message) => {
+    send('fatal', JSON.stringify({ error: message }));
+    res.end();
+  };
   if ((openStreams.get(user) || 0) >= MAX_STREAMS_PER_USER) {
-    return res.status(429).json({ error: `at most ${MAX_STREAMS_PER_USER} event streams per user` });
+    return fatal(`at most ${MAX_STREAMS_PER_USER} live event streams per user: close another tab`);
   }
   openStreams.set(user, (openStreams.get(user) || 0) + 1);
   let call = null;
@@ -140,41 +153,61 @@ app.get('/api/events', requireUser, async (req, res) => {
     if (left > 0) openStreams.set(user, left);
     else openStreams.delete(user);
   });
-  // Always a 200 event stream: EventSource gives up for good on any other status, and reconnects
-  // (after `retry`) when a 200 stream ends. X-Accel-Buffering: nginx would hold events back.
-  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store',
-                       Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
   res.write('retry: 1000\n\n');
-  const fail = (what, err) => {
+  const failed = (what, err) => {
     console.error(`${what}: ${err.code} ${err.details || err.message}`);
-    res.write(`event: failure\ndata: ${JSON.stringify({ error: 'the upload service is unavailable; reconnecting' })}\n\n`);
-    res.end();  // the browser reconnects, with Last-Event-ID once it has one
+    // The backend's own setup is wrong (token, namespace): retrying every second cannot help.
+    if ([grpc.status.UNAUTHENTICATED, grpc.status.PERMISSION_DENIED, grpc.status.INVALID_ARGUMENT]
+      .includes(err.code)) {
+      return fatal('live updates are not available (the site\'s backend is misconfigured)');
+    }
+    send('failure', JSON.stringify({ error: 'the upload service is unavailable; reconnecting' }));
+    return res.end();  // the browser reconnects, with Last-Event-ID once it has one
+  };
+  // Pins "from now" to a sequence, so this stream and any resumption miss nothing. Fails at once
+  // while the service is unreachable: the page's EventSource retries.
+  const pinNow = async () => Number((await unary('ListUploads', { parent: PARENT, pageSize: 1 },
+    { waitForReady: false })).eventSequence);
+  const watch = (after) => {
+    call = uploads.WatchUploads({ parent: PARENT, subject: user, afterSequence: String(after) }, metadata());
+    call.on('data', (event) => send('upload', readable(event), event.sequence));
+    call.on('end', () => res.end());  // a clean end: the browser reconnects with Last-Event-ID
+    call.on('error', async (err) => {
+      if (err.code === grpc.status.CANCELLED) return res.end();
+      if (err.code !== grpc.status.OUT_OF_RANGE) return failed('WatchUploads', err);
+      // The resume point is older than the service's retention: what happened in between is
+      // gone. Say so (the page re-reads its uploads' state), and go on from now with a new id.
+      let now;
+      try {
+        now = await pinNow();
+      } catch (e) {
+        return failed('ListUploads', e);
+      }
+      if (res.destroyed) return undefined;
+      send('reset', JSON.stringify({ after: String(now) }), now);
+      return watch(now);
+    });
   };
   // Only a sequence number resumes; anything else (absent, empty, junk) starts from now.
   const lastId = String(req.headers['last-event-id'] || '');
   let after = /^\d{1,15}$/.test(lastId) ? Number(lastId) : -1;
   if (after < 0) {
     try {
-      // Pin "from now" to a sequence, so this stream and any resumption miss nothing.
-      // Fails at once while the service is unreachable: the page's EventSource retries.
-      after = Number((await unary('ListUploads', { parent: PARENT, pageSize: 1 }, { waitForReady: false })).eventSequence);
+      after = await pinNow();
     } catch (err) {
-      return fail('ListUploads', err);
+      return failed('ListUploads', err);
     }
     if (res.destroyed) return undefined;
   }
   // The id makes the pinned point the browser's Last-Event-ID: a reconnect before the first
   // upload event resumes from it instead of starting from "now" again and skipping the gap.
-  res.write(`id: ${after}\nevent: ready\ndata: ${JSON.stringify({ after: String(after) })}\n\n`);
-  call = uploads.WatchUploads({ parent: PARENT, subject: user, afterSequence: String(after) }, metadata());
-  call.on('data', (event) => res.write(`id: ${event.sequence}\nevent: upload\ndata: ${readable(event)}\n\n`));
-  call.on('end', () => res.end());  // a clean end: the browser reconnects with Last-Event-ID
-  call.on('error', (err) => {
-    if (err.code === grpc.status.CANCELLED) return res.end();
-    return fail('WatchUploads', err);
-  });
+  send('ready', JSON.stringify({ after: String(after) }), after);
+  watch(after);
   return undefined;
 });
+
+// Static files last: a lookup in public/ for /api/... would only delay the routes above.
+app.use(express.static(path.join(__dirname, 'public')));
 
 const server = app.listen(Number(env.PORT ?? 8080), env.HOST || '127.0.0.1', () => {
   const { address, port } = server.address();

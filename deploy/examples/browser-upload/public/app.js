@@ -19,7 +19,7 @@ function showEvent(event) {
   if (current && current.callbackFailed) {
     // OSS said 203 (it gave up on the callback, e.g. after 5 s) yet the service recorded the
     // callback: the outcome stays a failure for this page, with what the service knows beside it.
-    setStatus(`${$('status').textContent}; the service later recorded it as ${event.type}`, 'bad');
+    setStatus(`${current.callbackFailed}; the service later recorded it as ${event.type}`, 'bad');
   } else if (event.type === 'COMPLETED') setStatus('COMPLETED', 'ok');
   else setStatus(`${event.type}${event.upload.rejectionReason ? `: ${event.upload.rejectionReason}` : ''}`, 'bad');
   $('detail').textContent = `${event.upload.bucket}/${event.upload.objectKey} is ${state}` +
@@ -28,6 +28,7 @@ function showEvent(event) {
 
 // One EventSource per session; it reconnects by itself and resumes with Last-Event-ID.
 function openEvents() {
+  if (events) events.close();  // signing in again replaces the stream, it does not add one
   return new Promise((resolve) => {
     events = new EventSource('/api/events');
     events.addEventListener('ready', () => resolve());
@@ -35,6 +36,16 @@ function openEvents() {
       const event = JSON.parse(msg.data);
       seen.set(event.upload.name, event);
       if (current && current.name === event.upload.name) showEvent(event);
+    });
+    // Events were purged before this page could read them: the stream goes on from now.
+    events.addEventListener('reset', () => {
+      $('who').textContent += ' (some upload events were missed; reload to see current states)';
+    });
+    // Retrying cannot help (a limit, or the backend's setup): stop, and say so.
+    events.addEventListener('fatal', (msg) => {
+      events.close();
+      $('who').textContent += ` (no live updates: ${JSON.parse(msg.data).error})`;
+      resolve();
     });
   });
 }
@@ -100,8 +111,8 @@ $('upload').addEventListener('click', async () => {
   const err = ossError(xhr);
   $('callback').textContent = `HTTP ${xhr.status}\n${xhr.responseText}`;
   if (xhr.status === 203) {
-    current.callbackFailed = true;
-    setStatus(`FAILED: OSS stored the file but the callback failed (${err.message})`, 'bad');
+    current.callbackFailed = `FAILED: OSS stored the file but the callback failed (${err.message})`;
+    setStatus(current.callbackFailed, 'bad');
     if (seen.has(current.name)) showEvent(seen.get(current.name));
     return undefined;
   }
