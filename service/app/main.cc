@@ -525,8 +525,10 @@ int Main(int argc, char** argv) {
   // Queued creates answer through the gRPC service: finish them while it still exists.
   creates.reset();
   if (http) http->Shutdown();
-  // Finish queued callbacks and calls now, while the store, batcher and endpoint still exist.
+  // Finish queued callbacks and calls now, while the store, batcher and endpoint still exist:
+  // the pool's, then the confirmations waiting for OSS (each within its timeout).
   worker_pool.reset();
+  oss.reset();
   sweeper.reset();
   if (listener) listener->Stop();
   return 0;

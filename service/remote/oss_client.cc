@@ -4,11 +4,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
 #include "service/common/status_macros.h"
 #include "service/protocol/request_signer_v4.h"
 #include "service/protocol/url_encoding.h"
@@ -44,61 +46,9 @@ const std::string* Header(const HeadState& state, absl::string_view name) {
   return nullptr;
 }
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<CurlOssClient>> CurlOssClient::Create(const Clock* clock) {
-  OSSUP_RETURN_IF_ERROR(CurlGlobalInitOnce());
-  return std::unique_ptr<CurlOssClient>(
-      new CurlOssClient(clock != nullptr ? clock : &RealClock::Get()));
-}
-
-absl::StatusOr<ObjectHead> CurlOssClient::HeadObject(const OssEndpoint& endpoint,
-                                                     const protocol::Credentials& credentials,
-                                                     absl::string_view bucket,
-                                                     absl::string_view key,
-                                                     absl::Duration timeout) {
-  if (endpoint.scheme != "https" && endpoint.scheme != "http") {
-    return absl::InvalidArgumentError("oss endpoint: scheme must be http or https");
-  }
-  protocol::V4RequestToSign request;
-  request.method = "HEAD";
-  request.bucket = std::string(bucket);
-  request.object_key = std::string(key);
-  OSSUP_ASSIGN_OR_RETURN(
-      protocol::V4SignedRequest signed_request,
-      protocol::SignRequestV4(request, credentials, endpoint.region, clock_->Now(), &key_cache_));
-
-  const std::string host =
-      endpoint.virtual_hosted ? absl::StrCat(bucket, ".", endpoint.host) : endpoint.host;
-  const std::string url = absl::StrCat(endpoint.scheme, "://", host, "/",
-                                       protocol::PercentEncode(key, /*keep_slash=*/true));
-  CurlEasy curl = AcquireHandle();
-  if (!curl) return absl::InternalError("curl_easy_init failed");
-  // Back to the pool on every path; a handle whose transfer failed may hold a broken connection,
-  // which libcurl detects and replaces on its next use.
-  struct Return {
-    CurlOssClient* client;
-    CurlEasy* handle;
-    ~Return() { client->ReleaseHandle(std::move(*handle)); }
-  } give_back{this, &curl};
-  CurlSlist headers;
-  for (const auto& [name, value] : signed_request.headers_to_add) {
-    headers.reset(curl_slist_append(headers.release(), absl::StrCat(name, ": ", value).c_str()));
-  }
-  HeadState state;
-  CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &OnHeader);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &state);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, endpoint.scheme.c_str());
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(timeout)));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(std::min<int64_t>(absl::ToInt64Milliseconds(timeout), 1000)));
-  const CURLcode rc = curl_easy_perform(c);
+// Reads OSS's answer to a finished HEAD request.
+absl::StatusOr<ObjectHead> ReadHeadAnswer(CURL* c, CURLcode rc, const HeadState& state,
+                                          absl::string_view bucket, absl::string_view key) {
   if (rc != CURLE_OK) {
     return absl::UnavailableError(
         absl::StrCat("HeadObject ", bucket, "/", key, ": ", curl_easy_strerror(rc)));
@@ -133,7 +83,168 @@ absl::StatusOr<ObjectHead> CurlOssClient::HeadObject(const OssEndpoint& endpoint
   return head;
 }
 
-CurlOssClient::~CurlOssClient() = default;
+}  // namespace
+
+// One HEAD request on its way: everything libcurl reads while it runs lives here.
+struct CurlOssClient::Transfer {
+  CurlEasy handle;
+  CurlSlist headers;
+  std::string url;
+  HeadState state;
+  std::string bucket;
+  std::string key;
+  HeadObjectDone done;
+};
+
+absl::StatusOr<std::unique_ptr<CurlOssClient>> CurlOssClient::Create(const Clock* clock) {
+  OSSUP_RETURN_IF_ERROR(CurlGlobalInitOnce());
+  std::unique_ptr<CURLM, CurlMultiDeleter> multi(curl_multi_init());
+  if (!multi) return absl::InternalError("curl_multi_init failed");
+  // Idle connections kept for reuse, as many as concurrent confirmations usually need.
+  curl_multi_setopt(multi.get(), CURLMOPT_MAXCONNECTS, 64L);
+  return std::unique_ptr<CurlOssClient>(
+      new CurlOssClient(clock != nullptr ? clock : &RealClock::Get(), std::move(multi)));
+}
+
+CurlOssClient::CurlOssClient(const Clock* clock, std::unique_ptr<CURLM, CurlMultiDeleter> multi)
+    : clock_(clock), multi_(std::move(multi)), thread_([this] { Run(); }) {}
+
+CurlOssClient::~CurlOssClient() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  curl_multi_wakeup(multi_.get());
+  thread_.join();
+}
+
+absl::StatusOr<ObjectHead> CurlOssClient::HeadObject(const OssEndpoint& endpoint,
+                                                     const protocol::Credentials& credentials,
+                                                     absl::string_view bucket,
+                                                     absl::string_view key,
+                                                     absl::Duration timeout) {
+  absl::Notification answered;
+  absl::StatusOr<ObjectHead> result = absl::InternalError("HeadObject: no answer");
+  HeadObjectAsync(endpoint, credentials, bucket, key, timeout,
+                  [&](absl::StatusOr<ObjectHead> head) {
+                    result = std::move(head);
+                    answered.Notify();
+                  });
+  answered.WaitForNotification();
+  return result;
+}
+
+void CurlOssClient::HeadObjectAsync(const OssEndpoint& endpoint,
+                                    const protocol::Credentials& credentials,
+                                    absl::string_view bucket, absl::string_view key,
+                                    absl::Duration timeout, HeadObjectDone done) {
+  if (endpoint.scheme != "https" && endpoint.scheme != "http") {
+    return done(absl::InvalidArgumentError("oss endpoint: scheme must be http or https"));
+  }
+  protocol::V4RequestToSign request;
+  request.method = "HEAD";
+  request.bucket = std::string(bucket);
+  request.object_key = std::string(key);
+  absl::StatusOr<protocol::V4SignedRequest> signed_request =
+      protocol::SignRequestV4(request, credentials, endpoint.region, clock_->Now(), &key_cache_);
+  if (!signed_request.ok()) return done(signed_request.status());
+
+  auto t = std::make_unique<Transfer>();
+  t->handle = AcquireHandle();
+  if (!t->handle) return done(absl::InternalError("curl_easy_init failed"));
+  const std::string host =
+      endpoint.virtual_hosted ? absl::StrCat(bucket, ".", endpoint.host) : endpoint.host;
+  t->url = absl::StrCat(endpoint.scheme, "://", host, "/",
+                        protocol::PercentEncode(key, /*keep_slash=*/true));
+  for (const auto& [name, value] : signed_request->headers_to_add) {
+    t->headers.reset(
+        curl_slist_append(t->headers.release(), absl::StrCat(name, ": ", value).c_str()));
+  }
+  t->bucket = std::string(bucket);
+  t->key = std::string(key);
+  t->done = std::move(done);
+  CURL* c = t->handle.get();
+  curl_easy_setopt(c, CURLOPT_URL, t->url.c_str());
+  curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers.get());
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &OnHeader);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &t->state);
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, endpoint.scheme.c_str());
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(timeout)));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::min<int64_t>(absl::ToInt64Milliseconds(timeout), 1000)));
+  absl::Status refused;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      refused = absl::UnavailableError("HeadObject: the OSS client is stopping");
+    } else if (in_flight_ >= kMaxInFlight) {
+      refused = absl::UnavailableError(
+          absl::StrCat("HeadObject: ", kMaxInFlight, " requests already wait for OSS"));
+    } else {
+      ++in_flight_;
+      incoming_.push_back(std::move(t));
+    }
+  }
+  if (!refused.ok()) {
+    ReleaseHandle(std::move(t->handle));
+    return t->done(refused);
+  }
+  curl_multi_wakeup(multi_.get());
+}
+
+void CurlOssClient::Run() {
+  absl::flat_hash_map<CURL*, std::unique_ptr<Transfer>> active;
+  for (;;) {
+    std::vector<std::unique_ptr<Transfer>> fresh;
+    bool stopping;
+    {
+      absl::MutexLock lock(&mu_);
+      fresh.swap(incoming_);
+      stopping = stopping_;
+    }
+    for (std::unique_ptr<Transfer>& t : fresh) {
+      CURL* c = t->handle.get();
+      if (curl_multi_add_handle(multi_.get(), c) != CURLM_OK) {
+        Finish(std::move(t), CURLE_FAILED_INIT);
+        continue;
+      }
+      active.emplace(c, std::move(t));
+    }
+    // Nothing is added once stopping_ is seen, so an empty `active` then means all are answered.
+    if (stopping && active.empty()) return;
+    int running = 0;
+    curl_multi_perform(multi_.get(), &running);
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &left)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      CURL* c = msg->easy_handle;
+      const CURLcode rc = msg->data.result;  // read before the handle is removed
+      curl_multi_remove_handle(multi_.get(), c);
+      auto it = active.find(c);
+      if (it == active.end()) continue;
+      std::unique_ptr<Transfer> t = std::move(it->second);
+      active.erase(it);
+      Finish(std::move(t), rc);
+    }
+    // Wakes for socket activity, libcurl's own timers (the requests' timeouts), or
+    // curl_multi_wakeup from HeadObjectAsync and the destructor.
+    curl_multi_poll(multi_.get(), nullptr, 0, 1000, nullptr);
+  }
+}
+
+void CurlOssClient::Finish(std::unique_ptr<Transfer> t, CURLcode rc) {
+  absl::StatusOr<ObjectHead> head =
+      ReadHeadAnswer(t->handle.get(), rc, t->state, t->bucket, t->key);
+  ReleaseHandle(std::move(t->handle));
+  {
+    absl::MutexLock lock(&mu_);
+    --in_flight_;
+  }
+  t->done(std::move(head));
+}
 
 CurlEasy CurlOssClient::AcquireHandle() {
   {
@@ -141,7 +252,7 @@ CurlEasy CurlOssClient::AcquireHandle() {
     if (!idle_.empty()) {
       CurlEasy handle = std::move(idle_.back());
       idle_.pop_back();
-      // Clears the options of the last request; keeps its live connections and DNS cache.
+      // Clears the options of the last request (the connections live in the multi handle).
       curl_easy_reset(handle.get());
       return handle;
     }

@@ -2,8 +2,10 @@
 #define OSSUP_SERVICE_REMOTE_OSS_CLIENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -36,6 +38,8 @@ struct ObjectHead {
   std::string crc64;  // x-oss-hash-crc64ecma
 };
 
+using HeadObjectDone = std::function<void(absl::StatusOr<ObjectHead>)>;
+
 // The OSS calls the service itself makes. The seam lets the callback path be tested without OSS.
 class OssClient {
  public:
@@ -46,30 +50,64 @@ class OssClient {
                                                 const protocol::Credentials& credentials,
                                                 absl::string_view bucket, absl::string_view key,
                                                 absl::Duration timeout) = 0;
+  // The same without a waiting thread: `done` gets the result exactly once, possibly on another
+  // thread, and must not block. This default answers at once from HeadObject().
+  virtual void HeadObjectAsync(const OssEndpoint& endpoint,
+                               const protocol::Credentials& credentials, absl::string_view bucket,
+                               absl::string_view key, absl::Duration timeout, HeadObjectDone done) {
+    done(HeadObject(endpoint, credentials, bucket, key, timeout));
+  }
+};
+
+struct CurlMultiDeleter {
+  void operator()(CURLM* multi) const { curl_multi_cleanup(multi); }
 };
 
 // libcurl implementation with V4 header signing (protocol::SignRequestV4).
-// Keeps idle libcurl handles, and with them their open connections, so confirmations reuse a
-// kept-alive (and, over HTTPS, already-handshaken) connection instead of opening one per callback.
+//
+// Every request runs on one thread of its own that drives all of them at once (curl multi), so a
+// confirmation occupies no thread while it waits for OSS: with a blocking call per callback, each
+// one cost a worker thread's wake-up and sleep, which on 2 cores was a large part of the
+// callback's CPU. The connections (kept alive, and over HTTPS already handshaken) live in the
+// multi handle and are reused by later requests.
 class CurlOssClient final : public OssClient {
  public:
+  // Requests waiting for OSS at once; beyond this HeadObject answers Unavailable at once, so an
+  // OSS slowdown turns into quick 503s (OSS reports CallbackFailed) rather than unbounded memory.
+  static constexpr int kMaxInFlight = 4096;
+
   static absl::StatusOr<std::unique_ptr<CurlOssClient>> Create(const Clock* clock);
+  // Finishes the requests in flight (each within its timeout, calling its `done`), then stops.
   ~CurlOssClient() override;
 
   absl::StatusOr<ObjectHead> HeadObject(const OssEndpoint& endpoint,
                                         const protocol::Credentials& credentials,
                                         absl::string_view bucket, absl::string_view key,
                                         absl::Duration timeout) override;
+  // `done` runs on the client's thread.
+  void HeadObjectAsync(const OssEndpoint& endpoint, const protocol::Credentials& credentials,
+                       absl::string_view bucket, absl::string_view key, absl::Duration timeout,
+                       HeadObjectDone done) override;
 
  private:
-  explicit CurlOssClient(const Clock* clock) : clock_(clock) {}
+  struct Transfer;
+
+  CurlOssClient(const Clock* clock, std::unique_ptr<CURLM, CurlMultiDeleter> multi);
+  void Run();
+  void Finish(std::unique_ptr<Transfer> transfer, CURLcode rc);
   CurlEasy AcquireHandle();
   void ReleaseHandle(CurlEasy handle);
 
   const Clock* clock_;
   protocol::SigningKeyCache key_cache_;
+  const std::unique_ptr<CURLM, CurlMultiDeleter> multi_;
   absl::Mutex idle_mu_;
   std::vector<CurlEasy> idle_ ABSL_GUARDED_BY(idle_mu_);
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<Transfer>> incoming_ ABSL_GUARDED_BY(mu_);
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: starts once everything above exists
 };
 
 }  // namespace ossup::remote

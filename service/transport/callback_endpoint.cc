@@ -178,44 +178,53 @@ void CallbackEndpoint::HandleCallback(std::shared_ptr<const HttpRequest> request
         Error(409, absl::StrCat("bucket '", payload->object.bucket, "' is not one of ours")),
         "foreign bucket");
   }
-  domain::ObjectInfo object = payload->object;
-  if (options_.confirm_with_head_object) {
-    absl::StatusOr<remote::ObjectHead> head = deps_.oss->HeadObject(
-        {bucket->scheme, bucket->endpoint_host, bucket->virtual_hosted, bucket->region},
-        bucket->credentials, bucket->name, object.key, options_.head_timeout);
-    if (!head.ok()) {
-      if (head.status().code() == absl::StatusCode::kNotFound) {
-        return done(Error(409, "the reported object is not in our bucket"), "object missing");
-      }
-      return done(Error(503, head.status().message()), "HeadObject failed");
-    }
-    object.size = head->size;
-    object.etag = head->etag;
-    if (!head->content_type.empty()) object.content_type = head->content_type;
-  }
-
-  // 4. Correlate and record (group-committed with concurrent callbacks); answered from the
-  // committer thread once the batch committed.
+  // Step 4, once the object is known: correlate and record (group-committed with concurrent
+  // callbacks); answered from the committer thread once the batch committed.
   auto token_hash = protocol::Sha256(payload->token);
   if (!token_hash.ok()) return done(Error(500, token_hash.status().message()), "sha256");
-  const bool queued = deps_.batcher->ApplyAsync(
-      {payload->upload_id, *token_hash, object}, deps_.clock->Now(),
-      [done](absl::StatusOr<storage::TransitionResult> result) {
-        if (!result.ok()) {
-          return done(Error(HttpStatusFor(result.status()), result.status().message()),
-                      result.status().message());
+  auto record = [this, done, upload_id = payload->upload_id,
+                 token_hash = *std::move(token_hash)](const domain::ObjectInfo& object) {
+    const bool queued = deps_.batcher->ApplyAsync(
+        {upload_id, token_hash, object}, deps_.clock->Now(),
+        [done](absl::StatusOr<storage::TransitionResult> result) {
+          if (!result.ok()) {
+            return done(Error(HttpStatusFor(result.status()), result.status().message()),
+                        result.status().message());
+          }
+          const domain::Upload& upload = result->upload;
+          nlohmann::json answer = {{"upload_id", upload.id},
+                                   {"state", std::string(domain::UploadStateName(upload.state))}};
+          if (upload.state == domain::UploadState::kRejected) {
+            answer["reason"] = upload.rejection_reason;
+            // The uploader must see this as a failure: OSS turns a non-200 into 203
+            // CallbackFailed.
+            return done(Json(409, answer), "rejected");
+          }
+          done(Json(200, answer), domain::UploadStateName(upload.state));
+        });
+    if (!queued) {
+      done(Error(503, "overloaded: too many callbacks waiting for the database"), "queue");
+    }
+  };
+  if (!options_.confirm_with_head_object) return record(payload->object);
+
+  // 3. The object as our own bucket has it: the truth, whatever the callback claims. No thread
+  // waits for OSS meanwhile; the answer continues on the OSS client's thread.
+  deps_.oss->HeadObjectAsync(
+      {bucket->scheme, bucket->endpoint_host, bucket->virtual_hosted, bucket->region},
+      bucket->credentials, bucket->name, payload->object.key, options_.head_timeout,
+      [done, record, object = payload->object](absl::StatusOr<remote::ObjectHead> head) mutable {
+        if (!head.ok()) {
+          if (head.status().code() == absl::StatusCode::kNotFound) {
+            return done(Error(409, "the reported object is not in our bucket"), "object missing");
+          }
+          return done(Error(503, head.status().message()), "HeadObject failed");
         }
-        const domain::Upload& upload = result->upload;
-        nlohmann::json answer = {{"upload_id", upload.id},
-                                 {"state", std::string(domain::UploadStateName(upload.state))}};
-        if (upload.state == domain::UploadState::kRejected) {
-          answer["reason"] = upload.rejection_reason;
-          // The uploader must see this as a failure: OSS turns a non-200 into 203 CallbackFailed.
-          return done(Json(409, answer), "rejected");
-        }
-        done(Json(200, answer), domain::UploadStateName(upload.state));
+        object.size = head->size;
+        object.etag = head->etag;
+        if (!head->content_type.empty()) object.content_type = head->content_type;
+        record(object);
       });
-  if (!queued) done(Error(503, "overloaded: too many callbacks waiting for the database"), "queue");
 }
 
 }  // namespace ossup::transport

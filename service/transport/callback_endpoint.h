@@ -60,9 +60,9 @@ class CallbackEndpoint {
   void Handle(HttpRequest request, HttpRespond respond);
 
  private:
-  // The callback itself, on a pool thread: verification and HeadObject there, then the
-  // correlation is queued to the batcher, whose committer thread answers once the batch
-  // committed (no pool thread waits for the database).
+  // The callback itself, on a pool thread: verification there, then HeadObject on the OSS
+  // client's thread, then the correlation is queued to the batcher, whose committer thread
+  // answers once the batch committed (no thread waits for OSS or the database).
   void HandleCallback(std::shared_ptr<const HttpRequest> request, HttpRespond respond);
   // Answers `request` through `respond`.
   void Route(HttpRequest request, HttpRespond respond);
