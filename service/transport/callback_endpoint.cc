@@ -131,6 +131,7 @@ void CallbackEndpoint::Route(HttpRequest request, HttpRespond respond) {
     return;
   }
   auto shared = std::make_shared<const HttpRequest>(std::move(request));
+  if (options_.verify_on_io_thread) return HandleCallback(std::move(shared), std::move(respond));
   if (!deps_.pool->Submit([this, shared, respond] { HandleCallback(shared, respond); })) {
     respond(Error(503, "overloaded"));
   }

@@ -25,6 +25,11 @@ struct CallbackEndpointOptions {
   // OSS signature does not prove which account's upload triggered the callback.
   bool confirm_with_head_object = true;
   absl::Duration head_timeout = absl::Seconds(2);
+  // Verify callbacks on the HTTP I/O thread that read them instead of handing them to the pool:
+  // one thread hop less per callback. Only where verification cannot block, that is when every
+  // key is pinned and none is fetched (the production default); the body is bounded by
+  // http.max_callback_body_bytes.
+  bool verify_on_io_thread = false;
 };
 
 struct CallbackEndpointDeps {
@@ -60,8 +65,9 @@ class CallbackEndpoint {
   void Handle(HttpRequest request, HttpRespond respond);
 
  private:
-  // The callback itself, on a pool thread: verification there, then HeadObject on the OSS
-  // client's thread, then the correlation is queued to the batcher, whose committer thread
+  // The callback itself, on a pool thread (or the I/O thread, see verify_on_io_thread):
+  // verification there, then HeadObject on the OSS client's thread, then the correlation is
+  // queued to the batcher, whose committer thread
   // answers once the batch committed (no thread waits for OSS or the database).
   void HandleCallback(std::shared_ptr<const HttpRequest> request, HttpRespond respond);
   // Answers `request` through `respond`.

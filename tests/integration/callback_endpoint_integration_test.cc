@@ -26,6 +26,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -250,7 +251,8 @@ class CallbackEndpointTest : public ::testing::Test {
                              .clock = &RealClock::Get(),
                              .pool = pool_.get(),
                              .ready = [this] { return store_->LastSequence().status(); }},
-        CallbackEndpointOptions{.callback_path = std::string(kCallbackPath)});
+        CallbackEndpointOptions{.callback_path = std::string(kCallbackPath),
+                                .verify_on_io_thread = verify_on_io_thread_});
   }
 
   void TearDown() override {
@@ -411,6 +413,7 @@ class CallbackEndpointTest : public ::testing::Test {
   std::unique_ptr<protocol::CallbackVerifier> verifier_;
   FakeOssClient oss_;
   std::unique_ptr<ThreadPool> pool_;
+  bool verify_on_io_thread_ = false;
   std::unique_ptr<domain::FormIssuer> issuer_;
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<CallbackEndpoint> endpoint_;
@@ -454,6 +457,55 @@ TEST_F(CallbackEndpointTest, ForgedSignatureIsRefused) {
   EXPECT_EQ(answer.status, 403) << answer.body;
   EXPECT_THAT(answer.body, HasSubstr("SIGNATURE_MISMATCH"));
   ExpectUntouched(upload, before);
+}
+
+// Occupies every pool thread and fills the pool's queue until `release` is notified.
+void FillPool(ThreadPool* pool, absl::Notification* release) {
+  auto block = [release] { release->WaitForNotification(); };
+  // Refilled until a pause leaves no room: by then every thread holds a blocker.
+  for (bool room = true; room;) {
+    while (pool->Submit(block)) {
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+    room = pool->Submit(block);
+  }
+}
+
+TEST_F(CallbackEndpointTest, CallbackIsOverloadedWhenThePoolIsFull) {
+  const auto [upload, token, r, before] = NewCase();
+  absl::Notification release;
+  FillPool(pool_.get(), &release);
+  const HttpAnswer answer = PostCallback(upload, token, r);
+  release.Notify();
+  EXPECT_EQ(answer.status, 503) << answer.body;
+  ExpectUntouched(upload, before);
+}
+
+// With pinned keys only, the I/O thread verifies: callbacks need no pool thread at all.
+class CallbackEndpointOnIoThreadTest : public CallbackEndpointTest {
+ protected:
+  CallbackEndpointOnIoThreadTest() { verify_on_io_thread_ = true; }
+};
+
+TEST_F(CallbackEndpointOnIoThreadTest, CallbacksAreVerifiedAndRecordedWithoutThePool) {
+  const auto [upload, token, r, before] = NewCase();
+  const auto forged = NewCase();
+  absl::Notification release;
+  FillPool(pool_.get(), &release);
+
+  const HttpAnswer answer = PostCallback(upload, token, r);
+  const std::string body = CallbackBody(forged.upload, forged.token, forged.reported);
+  std::vector<Header> headers = SignedHeaders(kCallbackPath, body);
+  char& c = headers[1].value[20];
+  c = c == 'A' ? 'B' : 'A';
+  const HttpAnswer refused = Post(body, headers);
+  release.Notify();
+
+  EXPECT_EQ(answer.status, 200) << answer.body;
+  EXPECT_EQ(MustGet(upload).state, domain::UploadState::kCompleted);
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_THAT(refused.body, HasSubstr("SIGNATURE_MISMATCH"));
+  EXPECT_EQ(MustGet(forged.upload).state, domain::UploadState::kPending);
 }
 
 TEST_F(CallbackEndpointTest, KeyUrlOutsideTheAllowlistIsRefused) {
