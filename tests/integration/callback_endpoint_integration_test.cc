@@ -414,6 +414,8 @@ class CallbackEndpointTest : public ::testing::Test {
   FakeOssClient oss_;
   std::unique_ptr<ThreadPool> pool_;
   bool verify_on_io_thread_ = false;
+  // Releases the blockers FillPool queued; a member, as TearDown still runs the queued ones.
+  absl::Notification pool_release_;
   std::unique_ptr<domain::FormIssuer> issuer_;
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<CallbackEndpoint> endpoint_;
@@ -473,10 +475,9 @@ void FillPool(ThreadPool* pool, absl::Notification* release) {
 
 TEST_F(CallbackEndpointTest, CallbackIsOverloadedWhenThePoolIsFull) {
   const auto [upload, token, r, before] = NewCase();
-  absl::Notification release;
-  FillPool(pool_.get(), &release);
+  FillPool(pool_.get(), &pool_release_);
   const HttpAnswer answer = PostCallback(upload, token, r);
-  release.Notify();
+  pool_release_.Notify();
   EXPECT_EQ(answer.status, 503) << answer.body;
   ExpectUntouched(upload, before);
 }
@@ -490,8 +491,7 @@ class CallbackEndpointOnIoThreadTest : public CallbackEndpointTest {
 TEST_F(CallbackEndpointOnIoThreadTest, CallbacksAreVerifiedAndRecordedWithoutThePool) {
   const auto [upload, token, r, before] = NewCase();
   const auto forged = NewCase();
-  absl::Notification release;
-  FillPool(pool_.get(), &release);
+  FillPool(pool_.get(), &pool_release_);
 
   const HttpAnswer answer = PostCallback(upload, token, r);
   const std::string body = CallbackBody(forged.upload, forged.token, forged.reported);
@@ -499,7 +499,7 @@ TEST_F(CallbackEndpointOnIoThreadTest, CallbacksAreVerifiedAndRecordedWithoutThe
   char& c = headers[1].value[20];
   c = c == 'A' ? 'B' : 'A';
   const HttpAnswer refused = Post(body, headers);
-  release.Notify();
+  pool_release_.Notify();
 
   EXPECT_EQ(answer.status, 200) << answer.body;
   EXPECT_EQ(MustGet(upload).state, domain::UploadState::kCompleted);
