@@ -77,11 +77,24 @@ CREATE TABLE event_log_retention (
 INSERT INTO event_log_retention VALUES (1, 0);
 )sql";
 
+// Raised by the optimistic callback statement (upload_store.cc) when a row changed between its
+// read and its write; serialization_failure, so the statement rolls back as a whole and the
+// batch runs again on the locking path.
+constexpr absl::string_view kOptimisticCallbacks = R"sql(
+CREATE FUNCTION ossup_rows_changed_since_read() RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  RAISE EXCEPTION USING ERRCODE = 'serialization_failure',
+    MESSAGE = 'ossup: an upload changed between its read and its write';
+END
+$$;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const auto* const kMigrations = new std::vector<Migration>{
       {1, "initial schema", kInitialSchema},
+      {2, "optimistic callbacks", kOptimisticCallbacks},
   };
   return *kMigrations;
 }

@@ -47,6 +47,54 @@ struct PendingEvent {
   absl::Time time;
 };
 
+// The two common-table expressions that append the events of JSON array parameter $<batch>
+// (EventBatch) with consecutive sequences after taking $<count> of them from the counter row;
+// `head` yields the new last sequence. `extra` is added to the increment: a statement that must
+// fail as a whole makes it raise (see ApplyCallbacksOptimistically).
+std::string AppendEventsCtes(int count, int batch, absl::string_view extra = "") {
+  return absl::StrCat(
+      "head AS (UPDATE event_log_head SET last_sequence = last_sequence + $", count, extra,
+      " WHERE id = 1 RETURNING last_sequence),"
+      " ins AS (INSERT INTO upload_events"
+      " (sequence, namespace, upload_id, type, event_time, upload)"
+      " SELECT head.last_sequence - $",
+      count,
+      " + e.ord, e.ev->>'ns', (e.ev->>'id')::uuid, (e.ev->>'type')::smallint,"
+      " timestamptz 'epoch' + (e.ev->>'time')::bigint * interval '1 microsecond', e.ev->'upload'"
+      " FROM head, jsonb_array_elements($",
+      batch, "::jsonb) WITH ORDINALITY AS e(ev, ord))");
+}
+
+// The events as AppendEventsCtes takes them.
+nlohmann::json EventBatch(const std::vector<PendingEvent>& events) {
+  nlohmann::json batch = nlohmann::json::array();
+  for (const PendingEvent& e : events) {
+    batch.push_back({{"ns", e.upload.ns},
+                     {"id", e.upload.id},
+                     {"type", static_cast<int>(e.type)},
+                     {"time", codec::ToMicros(e.time)},
+                     {"upload", codec::UploadToJson(e.upload)}});
+  }
+  return batch;
+}
+
+// The events of `batch`, appended from sequence `first` on, as ReadEvents will read them back
+// (times in microseconds, the upload decoded from the very JSON stored).
+void CollectWritten(const std::vector<PendingEvent>& events, const nlohmann::json& batch,
+                    int64_t first, std::vector<domain::UploadEvent>* written) {
+  if (written == nullptr) return;
+  written->clear();
+  written->reserve(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    const nlohmann::json& stored = batch[i];
+    domain::UploadEvent& e = written->emplace_back();
+    e.sequence = first + static_cast<int64_t>(i);
+    e.type = events[i].type;
+    e.event_time = codec::FromMicros(stored["time"].get<int64_t>());
+    e.upload = codec::UploadFromJson(stored["upload"]);
+  }
+}
+
 // Appends `events` to the log with consecutive sequences and returns the first one.
 //
 // Why a counter row and not a sequence object (bigserial): nextval() hands out numbers at call
@@ -75,39 +123,13 @@ absl::StatusOr<int64_t> AppendEvents(pqxx::work& txn, const std::vector<PendingE
                                      std::vector<domain::UploadEvent>* written = nullptr) {
   if (written != nullptr) written->clear();
   if (events.empty()) return 0;
-  nlohmann::json batch = nlohmann::json::array();
-  for (const PendingEvent& e : events) {
-    batch.push_back({{"ns", e.upload.ns},
-                     {"id", e.upload.id},
-                     {"type", static_cast<int>(e.type)},
-                     {"time", codec::ToMicros(e.time)},
-                     {"upload", codec::UploadToJson(e.upload)}});
-  }
+  const nlohmann::json batch = EventBatch(events);
   const int64_t k = static_cast<int64_t>(events.size());
   static const auto* const kAppend = new std::string(
-      "WITH head AS (UPDATE event_log_head SET last_sequence = last_sequence + $1 WHERE id = 1"
-      "              RETURNING last_sequence),"
-      " ins AS (INSERT INTO upload_events"
-      "           (sequence, namespace, upload_id, type, event_time, upload)"
-      "         SELECT head.last_sequence - $1 + e.ord, e.ev->>'ns', (e.ev->>'id')::uuid,"
-      "                (e.ev->>'type')::smallint,"
-      "                timestamptz 'epoch' + (e.ev->>'time')::bigint * interval '1 microsecond',"
-      "                e.ev->'upload'"
-      "         FROM head, jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(ev, ord))"
-      " SELECT last_sequence - $1 + 1 FROM head");
+      absl::StrCat("WITH ", AppendEventsCtes(1, 2), " SELECT last_sequence - $1 + 1 FROM head"));
   pqxx::result result = ExecPrepared(txn, "ossup_append_events", *kAppend, k, batch.dump());
   const int64_t first = result[0][0].as<int64_t>();
-  if (written != nullptr) {
-    written->reserve(events.size());
-    for (size_t i = 0; i < events.size(); ++i) {
-      const nlohmann::json& stored = batch[i];
-      domain::UploadEvent& e = written->emplace_back();
-      e.sequence = first + static_cast<int64_t>(i);
-      e.type = events[i].type;
-      e.event_time = codec::FromMicros(stored["time"].get<int64_t>());
-      e.upload = codec::UploadFromJson(stored["upload"]);
-    }
-  }
+  CollectWritten(events, batch, first, written);
   return first;
 }
 
@@ -524,33 +546,189 @@ absl::StatusOr<TransitionResult> UploadStore::ApplyCallback(const CallbackInput&
   return std::move(results.front());
 }
 
-absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>> UploadStore::ApplyCallbacks(
-    absl::Span<const CallbackInput> inputs, const CallbackCheck& check, absl::Time now) {
-  // Set-based, so a batch costs the same few statements as one callback: lock all rows (in id
-  // order, so concurrent batches cannot deadlock), decide in memory in input order, write the
-  // changed rows in one UPDATE, append the events.
-  static const auto* const kLock = new std::string(
-      absl::StrCat("SELECT ", codec::UploadColumns(),
-                   " FROM uploads WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE"));
-  // The rows are found by primary key (= ANY) and each reads its values from a JSON object keyed
-  // by id. Not "UPDATE ... FROM jsonb_array_elements(...)": the planner guesses 100 rows for the
-  // function and, on a table of a few thousand rows, hash-joins it against a sequential scan of
-  // uploads (measured with pg_stat_statements: 2 ms per batch of 7, most of the database's time
-  // in the callback benchmark).
-  static const auto* const kUpdate = new std::string(absl::StrCat(
+namespace {
+
+// What a batch of callbacks does to the rows it read (decided in input order, rows updated in
+// place).
+struct CallbackDecisions {
+  std::vector<absl::StatusOr<TransitionResult>> results;
+  std::vector<PendingEvent> events;
+  std::vector<int> event_of;      // per input: its index in `events`, or -1
+  std::set<std::string> changed;  // ids of the rows to write
+  // An event about a row that does not change (a late callback on a decided upload).
+  bool event_without_row_change = false;
+};
+
+CallbackDecisions DecideCallbacks(absl::Span<const CallbackInput> inputs,
+                                  std::map<std::string, Upload>& rows, const CallbackCheck& check,
+                                  absl::Time now,
+                                  std::map<std::string, std::vector<ObjectInfo>>& late_objects) {
+  CallbackDecisions d;
+  d.event_of.assign(inputs.size(), -1);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    auto it = rows.find(inputs[i].upload_id);
+    if (it == rows.end()) {
+      d.results.push_back(
+          absl::NotFoundError(absl::StrCat("upload ", inputs[i].upload_id, " not found")));
+      continue;
+    }
+    bool row_changed = false;
+    d.results.push_back(CorrelateCallback(it->second, inputs[i], check, now,
+                                          late_objects[it->first], d.events, d.event_of[i],
+                                          row_changed));
+    if (row_changed) d.changed.insert(it->first);
+    if (d.event_of[i] >= 0 && !row_changed) d.event_without_row_change = true;
+  }
+  return d;
+}
+
+// Uploads whose earlier late callbacks must be read before deciding: decided uploads hearing of
+// another object (an overwrite: rare).
+std::vector<std::string> NeedingLateObjects(absl::Span<const CallbackInput> inputs,
+                                            const std::map<std::string, Upload>& rows) {
+  std::vector<std::string> decided;
+  for (const CallbackInput& in : inputs) {
+    auto it = rows.find(in.upload_id);
+    if (it != rows.end() && it->second.state != UploadState::kPending &&
+        !(it->second.object.has_value() && SameObject(*it->second.object, in.object))) {
+      decided.push_back(in.upload_id);
+    }
+  }
+  return decided;
+}
+
+// The UPDATE's values for the changed rows: id (as uuid::text prints it) -> values. With
+// `versions`, each also carries the row version it was decided on ("xmin").
+std::string ChangedValues(const std::map<std::string, Upload>& rows,
+                          const std::set<std::string>& changed,
+                          const std::map<std::string, std::string>* versions = nullptr) {
+  nlohmann::json values = nlohmann::json::object();
+  for (const std::string& id : changed) {
+    const Upload& u = rows.at(id);
+    nlohmann::json value = codec::ObjectToJson(*u.object);
+    value["state"] = static_cast<int>(u.state);
+    value["rejection_reason"] = u.rejection_reason;
+    if (versions != nullptr) value["xmin"] = versions->at(id);
+    values[u.id] = std::move(value);
+  }
+  return values.dump();
+}
+
+std::string UuidArray(const std::vector<std::string>& ids) {
+  return absl::StrCat("{", absl::StrJoin(ids, ","), "}");
+}
+
+// The SET list of the callback UPDATE: each row reads its values from JSON parameter $1 by id.
+// Not "UPDATE ... FROM jsonb_array_elements(...)": the planner guesses 100 rows for the function
+// and, on a table of a few thousand rows, hash-joins it against a sequential scan of uploads
+// (measured with pg_stat_statements: 2 ms per batch of 7, most of the database's time in the
+// callback benchmark). The rows are found by primary key (= ANY).
+std::string RecordCallbacksSet() {
+  return absl::StrCat(
       "UPDATE uploads u SET (state, reported_bucket, reported_key, reported_size,"
       " reported_content_type, reported_etag, rejection_reason, update_time) ="
       " (SELECT (v->>'state')::smallint, v->>'bucket', v->>'key', (v->>'size')::bigint,"
       " v->>'content_type', v->>'etag', NULLIF(v->>'rejection_reason', ''), ",
-      codec::TimestampParam(2), " FROM (SELECT $1::jsonb -> u.id::text AS v) AS changed)",
-      " WHERE u.id = ANY($3::uuid[])"));
-  now = codec::FromMicros(codec::ToMicros(now));  // as stored, so snapshots match the rows
+      codec::TimestampParam(2), " FROM (SELECT $1::jsonb -> u.id::text AS v) AS changed)");
+}
 
+}  // namespace
+
+std::optional<absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>>>
+UploadStore::ApplyCallbacksOptimistically(absl::Span<const CallbackInput> inputs,
+                                          const CallbackCheck& check, absl::Time now,
+                                          const std::string& id_array) {
+  static const auto* const kRead = new std::string(absl::StrCat(
+      "SELECT ", codec::UploadColumns(), ", xmin::text FROM uploads WHERE id = ANY($1::uuid[])"));
+  // One statement, so one implicit commit: the rows are written only if each is still the version
+  // it was decided on (else ossup_rows_changed_since_read() raises 40001 and nothing is
+  // written), then the events are appended. The counter row is held from this statement's
+  // increment to its commit, with no round trip in between.
+  static const auto* const kWrite = new std::string(absl::StrCat(
+      "WITH written AS (", RecordCallbacksSet(),
+      " WHERE u.id = ANY($3::uuid[]) AND u.xmin::text = $1::jsonb -> u.id::text ->> 'xmin'"
+      " RETURNING 1),"
+      " checked AS (SELECT CASE WHEN count(*) = $4 THEN 0"
+      " ELSE ossup_rows_changed_since_read() END AS zero FROM written), ",
+      AppendEventsCtes(5, 6, " + (SELECT zero FROM checked)"),
+      " SELECT last_sequence - $5 + 1 FROM head"));
+
+  std::optional<absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>>> out;
+  bool wrote_events = false;
+  std::vector<domain::UploadEvent> written;
+  absl::Status status = db_->WithConnection(
+      [&](pqxx::connection& conn) -> absl::Status {
+        out.reset();
+        wrote_events = false;
+        written.clear();
+        pqxx::nontransaction tx(conn);  // autocommit: each statement is its own transaction
+        std::map<std::string, Upload> rows;
+        std::map<std::string, std::string> versions;
+        for (const auto& row : ExecPrepared(tx, "ossup_read_for_callbacks", *kRead, id_array)) {
+          Upload u = codec::UploadFromRow(row);
+          versions.emplace(u.id, row[row.size() - 1].as<std::string>());
+          rows.emplace(u.id, std::move(u));
+        }
+        if (options_.after_optimistic_read_for_tests) options_.after_optimistic_read_for_tests();
+        if (!NeedingLateObjects(inputs, rows).empty()) return absl::OkStatus();  // locking path
+        std::map<std::string, std::vector<ObjectInfo>> late_objects;
+        CallbackDecisions d = DecideCallbacks(inputs, rows, check, now, late_objects);
+        if (d.event_without_row_change) return absl::OkStatus();  // locking path
+        // Nothing to write (duplicates of decided callbacks, unknown uploads): answered from the
+        // rows as read. A decided row does not change again, so a lock would not change them.
+        if (!d.changed.empty()) {
+          const nlohmann::json batch = EventBatch(d.events);
+          const int64_t k = static_cast<int64_t>(d.events.size());
+          pqxx::result r;
+          try {
+            r = ExecPrepared(tx, "ossup_record_and_log_callbacks", *kWrite,
+                             ChangedValues(rows, d.changed, &versions), codec::ToMicros(now),
+                             UuidArray({d.changed.begin(), d.changed.end()}),
+                             static_cast<int64_t>(d.changed.size()), k, batch.dump());
+          } catch (const pqxx::serialization_failure&) {
+            return absl::OkStatus();  // a row changed since it was read: the locking path
+          }
+          const int64_t first = r[0][0].as<int64_t>();
+          for (size_t i = 0; i < inputs.size(); ++i) {
+            if (d.event_of[i] >= 0) d.results[i]->sequence = first + d.event_of[i];
+          }
+          CollectWritten(d.events, batch, first, Collect(written));
+          wrote_events = k > 0;
+        }
+        out = std::move(d.results);
+        return absl::OkStatus();
+      },
+      // Safe to run again after a broken connection: a write that did commit left rows that are
+      // no longer PENDING, which the second run answers as duplicates without a second event.
+      Database::OnBroken::kRetryOnce);
+  if (!status.ok()) return absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>>(status);
+  if (out.has_value() && wrote_events) EventsCommitted(std::move(written));
+  return out;
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>> UploadStore::ApplyCallbacks(
+    absl::Span<const CallbackInput> inputs, const CallbackCheck& check, absl::Time now) {
+  now = codec::FromMicros(codec::ToMicros(now));  // as stored, so snapshots match the rows
   std::vector<std::string> ids;
   for (const CallbackInput& in : inputs) {
     if (codec::IsCanonicalUuid(in.upload_id)) ids.push_back(in.upload_id);
   }
-  const std::string id_array = absl::StrCat("{", absl::StrJoin(ids, ","), "}");
+  const std::string id_array = UuidArray(ids);
+
+  // Two round trips instead of five when nothing else touched the rows meanwhile (the usual case).
+  if (options_.optimistic_callbacks) {
+    auto fast = ApplyCallbacksOptimistically(inputs, check, now, id_array);
+    if (fast.has_value()) return *std::move(fast);
+  }
+
+  // The locking path, set-based so a batch costs the same few statements as one callback: lock
+  // all rows (in id order, so concurrent batches cannot deadlock), decide in memory in input
+  // order, write the changed rows in one UPDATE, append the events.
+  static const auto* const kLock = new std::string(
+      absl::StrCat("SELECT ", codec::UploadColumns(),
+                   " FROM uploads WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE"));
+  static const auto* const kUpdate =
+      new std::string(absl::StrCat(RecordCallbacksSet(), " WHERE u.id = ANY($3::uuid[])"));
 
   std::vector<absl::StatusOr<TransitionResult>> results;
   bool wrote_events = false;
@@ -562,61 +740,30 @@ absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>> UploadStore::Apply
       Upload u = codec::UploadFromRow(row);
       rows.emplace(u.id, std::move(u));
     }
-    // Objects of earlier late callbacks, only for decided uploads hearing of another object (an
-    // overwrite: rare, so the extra query is too).
+    // Objects of earlier late callbacks, only for decided uploads hearing of another object.
     std::map<std::string, std::vector<ObjectInfo>> late_objects;
-    std::vector<std::string> decided;
-    for (const CallbackInput& in : inputs) {
-      auto it = rows.find(in.upload_id);
-      if (it != rows.end() && it->second.state != UploadState::kPending &&
-          !(it->second.object.has_value() && SameObject(*it->second.object, in.object))) {
-        decided.push_back(in.upload_id);
-      }
-    }
-    if (!decided.empty()) {
+    if (const std::vector<std::string> decided = NeedingLateObjects(inputs, rows);
+        !decided.empty()) {
       pqxx::result earlier = txn.exec_params(
           "SELECT upload_id::text, upload->'object' FROM upload_events"
           " WHERE upload_id = ANY($1::uuid[]) AND type = $2 AND upload ? 'object'",
-          absl::StrCat("{", absl::StrJoin(decided, ","), "}"),
-          static_cast<int>(EventType::kLateCallback));
+          UuidArray(decided), static_cast<int>(EventType::kLateCallback));
       for (const auto& row : earlier) {
         late_objects[row[0].as<std::string>()].push_back(
             codec::ObjectFromJson(nlohmann::json::parse(row[1].c_str())));
       }
     }
-    std::vector<PendingEvent> events;
-    std::vector<int> event_of(inputs.size(), -1);
-    std::set<std::string> changed;
+    CallbackDecisions d = DecideCallbacks(inputs, rows, check, now, late_objects);
+    if (!d.changed.empty()) {
+      ExecPrepared(txn, "ossup_record_callbacks", *kUpdate, ChangedValues(rows, d.changed),
+                   codec::ToMicros(now), UuidArray({d.changed.begin(), d.changed.end()}));
+    }
+    OSSUP_ASSIGN_OR_RETURN(const int64_t first, AppendEvents(txn, d.events, Collect(written)));
     for (size_t i = 0; i < inputs.size(); ++i) {
-      auto it = rows.find(inputs[i].upload_id);
-      if (it == rows.end()) {
-        results.push_back(
-            absl::NotFoundError(absl::StrCat("upload ", inputs[i].upload_id, " not found")));
-        continue;
-      }
-      bool row_changed = false;
-      results.push_back(CorrelateCallback(it->second, inputs[i], check, now,
-                                          late_objects[it->first], events, event_of[i],
-                                          row_changed));
-      if (row_changed) changed.insert(it->first);
+      if (d.event_of[i] >= 0) d.results[i]->sequence = first + d.event_of[i];
     }
-    if (!changed.empty()) {
-      nlohmann::json values = nlohmann::json::object();  // id (as uuid::text prints it) -> values
-      for (const std::string& id : changed) {
-        const Upload& u = rows.at(id);
-        nlohmann::json value = codec::ObjectToJson(*u.object);
-        value["state"] = static_cast<int>(u.state);
-        value["rejection_reason"] = u.rejection_reason;
-        values[u.id] = std::move(value);
-      }
-      ExecPrepared(txn, "ossup_record_callbacks", *kUpdate, values.dump(), codec::ToMicros(now),
-                   absl::StrCat("{", absl::StrJoin(changed, ","), "}"));
-    }
-    OSSUP_ASSIGN_OR_RETURN(const int64_t first, AppendEvents(txn, events, Collect(written)));
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      if (event_of[i] >= 0) results[i]->sequence = first + event_of[i];
-    }
-    wrote_events = !events.empty();
+    wrote_events = !d.events.empty();
+    results = std::move(d.results);
     return absl::OkStatus();
   }));
   if (wrote_events) EventsCommitted(std::move(written));

@@ -82,6 +82,12 @@ struct UploadStoreOptions {
   // would return them (this replica's event hub takes them in without reading them back). Same
   // rules as on_events_committed.
   std::function<void(std::vector<domain::UploadEvent>)> publish_committed_events;
+  // ApplyCallbacks first tries without locks: read the rows, decide, and write rows and events in
+  // one statement that fails as a whole if any row changed since it was read (then the batch
+  // runs again on the locking path). Off: always the locking transaction.
+  bool optimistic_callbacks = true;
+  // Tests only: runs between the optimistic read and the write, to change rows meanwhile.
+  std::function<void()> after_optimistic_read_for_tests;
 };
 
 // Thread-safe; all operations take the time from the caller (injected clock). Never throws.
@@ -160,6 +166,12 @@ class UploadStore {
     return options_.publish_committed_events ? &events : nullptr;
   }
   void EventsCommitted(std::vector<domain::UploadEvent> written);
+  // ApplyCallbacks without locks (UploadStoreOptions::optimistic_callbacks); nullopt when the
+  // batch must run on the locking path instead (a row changed since it was read, or the batch
+  // holds a late callback on a decided upload). `id_array` holds the inputs' ids.
+  std::optional<absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>>>
+  ApplyCallbacksOptimistically(absl::Span<const CallbackInput> inputs, const CallbackCheck& check,
+                               absl::Time now, const std::string& id_array);
   // Runs a one-row, one-column bigint query in autocommit.
   absl::StatusOr<int64_t> ReadInt64(const char* sql);
 

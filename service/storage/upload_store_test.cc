@@ -319,6 +319,84 @@ TEST_F(UploadStoreTest, CallbackWithWrongTokenChangesNothing) {
   EXPECT_EQ(LastSequence(), 0);
 }
 
+// Optimistic callbacks: rows that change between the read and the write send the whole batch to
+// the locking path, which decides on the rows as they are then, and nothing is written twice.
+TEST_F(UploadStoreTest, RowsChangedAfterTheOptimisticReadAreDecidedOnTheLockingPath) {
+  const Upload completed_meanwhile = MustCreate("ns-a", "s", t0_);
+  const Upload cancelled_meanwhile = MustCreate("ns-a", "s", t0_);
+  const Upload untouched = MustCreate("ns-a", "s", t0_);
+  const absl::Time now = t0_ + absl::Minutes(2);
+  UploadStore other_replica(db_.get(), UploadStoreOptions{});
+  int reads = 0;
+  UploadStoreOptions options;
+  options.after_optimistic_read_for_tests = [&] {
+    if (reads++ > 0) return;
+    ASSERT_TRUE(other_replica.ApplyCallback(CallbackFor(completed_meanwhile), AcceptAll, now).ok());
+    ASSERT_TRUE(other_replica.Cancel("ns-a", cancelled_meanwhile.id, now).ok());
+  };
+  UploadStore store(db_.get(), options);
+  const int64_t before = LastSequence();  // 0
+
+  const std::vector<CallbackInput> inputs = {
+      CallbackFor(completed_meanwhile), CallbackFor(cancelled_meanwhile), CallbackFor(untouched)};
+  absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>> results =
+      store.ApplyCallbacks(inputs, AcceptAll, now + absl::Seconds(1));
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), 3u);
+  EXPECT_EQ(reads, 1);  // one optimistic attempt, then the locking path
+  ASSERT_TRUE((*results)[0].ok());
+  EXPECT_FALSE((*results)[0]->event_written);  // the other replica's callback won
+  EXPECT_EQ((*results)[0]->upload.state, UploadState::kCompleted);
+  ASSERT_TRUE((*results)[1].ok());
+  EXPECT_EQ((*results)[1]->event_type, EventType::kLateCallback);
+  EXPECT_EQ((*results)[1]->upload.state, UploadState::kCancelled);
+  ASSERT_TRUE((*results)[2].ok());
+  EXPECT_EQ((*results)[2]->event_type, EventType::kCompleted);
+
+  // The other replica's COMPLETED and CANCELLED, then this batch's LATE_CALLBACK and COMPLETED.
+  const std::vector<domain::UploadEvent> events = AllEvents("ns-a");
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0].upload.id, completed_meanwhile.id);
+  EXPECT_EQ(events[1].upload.id, cancelled_meanwhile.id);
+  EXPECT_EQ(events[2].type, EventType::kLateCallback);
+  EXPECT_EQ(events[2].sequence, (*results)[1]->sequence);
+  EXPECT_EQ(events[3].upload.id, untouched.id);
+  EXPECT_EQ(events[3].sequence, (*results)[2]->sequence);
+  EXPECT_EQ(LastSequence(), before + 4);
+}
+
+// Without changes in between, one optimistic attempt writes rows and events.
+TEST_F(UploadStoreTest, OptimisticBatchWritesRowsAndEventsInOneAttempt) {
+  const Upload a = MustCreate("ns-a", "s", t0_);
+  const Upload b = MustCreate("ns-a", "s", t0_);
+  int reads = 0;
+  UploadStoreOptions options;
+  options.after_optimistic_read_for_tests = [&] { ++reads; };
+  UploadStore store(db_.get(), options);
+  absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>> results = store.ApplyCallbacks(
+      {CallbackFor(a), CallbackFor(b), CallbackFor(a)}, RejectAll, t0_ + absl::Minutes(1));
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ(reads, 1);
+  EXPECT_EQ((*results)[0]->event_type, EventType::kRejected);
+  EXPECT_EQ((*results)[1]->event_type, EventType::kRejected);
+  EXPECT_FALSE((*results)[2]->event_written);  // a repeat within the batch
+  absl::StatusOr<Upload> stored = store.Get("ns-a", a.id);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->state, UploadState::kRejected);
+  EXPECT_EQ(stored->rejection_reason, "content type not allowed");
+  EXPECT_EQ(stored->object, ObjectOf(a));
+  EXPECT_EQ(AllEvents("ns-a").size(), 2u);
+
+  // The same batch again: all duplicates, answered from the rows as read, nothing written.
+  results =
+      store.ApplyCallbacks({CallbackFor(a), CallbackFor(b)}, RejectAll, t0_ + absl::Minutes(2));
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ(reads, 2);
+  EXPECT_FALSE((*results)[0]->event_written);
+  EXPECT_FALSE((*results)[1]->event_written);
+  EXPECT_EQ(AllEvents("ns-a").size(), 2u);
+}
+
 TEST_F(UploadStoreTest, CallbackCompletesAndDuplicateWritesNoEvent) {
   Upload u = MustCreate("ns-a", "s", t0_);
   const absl::Time now = t0_ + absl::Minutes(2);
