@@ -98,7 +98,7 @@ struct CurlOssClient::Transfer {
 
 absl::StatusOr<std::unique_ptr<CurlOssClient>> CurlOssClient::Create(const Clock* clock) {
   OSSUP_RETURN_IF_ERROR(CurlGlobalInitOnce());
-  std::unique_ptr<CURLM, CurlMultiDeleter> multi(curl_multi_init());
+  CurlMulti multi(curl_multi_init());
   if (!multi) return absl::InternalError("curl_multi_init failed");
   // Idle connections kept for reuse, as many as concurrent confirmations usually need.
   curl_multi_setopt(multi.get(), CURLMOPT_MAXCONNECTS, 64L);
@@ -106,7 +106,7 @@ absl::StatusOr<std::unique_ptr<CurlOssClient>> CurlOssClient::Create(const Clock
       new CurlOssClient(clock != nullptr ? clock : &RealClock::Get(), std::move(multi)));
 }
 
-CurlOssClient::CurlOssClient(const Clock* clock, std::unique_ptr<CURLM, CurlMultiDeleter> multi)
+CurlOssClient::CurlOssClient(const Clock* clock, CurlMulti multi)
     : clock_(clock), multi_(std::move(multi)), thread_([this] { Run(); }) {}
 
 CurlOssClient::~CurlOssClient() {

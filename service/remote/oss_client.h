@@ -59,10 +59,6 @@ class OssClient {
   }
 };
 
-struct CurlMultiDeleter {
-  void operator()(CURLM* multi) const { curl_multi_cleanup(multi); }
-};
-
 // libcurl implementation with V4 header signing (protocol::SignRequestV4).
 //
 // Every request runs on one thread of its own that drives all of them at once (curl multi), so a
@@ -92,7 +88,7 @@ class CurlOssClient final : public OssClient {
  private:
   struct Transfer;
 
-  CurlOssClient(const Clock* clock, std::unique_ptr<CURLM, CurlMultiDeleter> multi);
+  CurlOssClient(const Clock* clock, CurlMulti multi);
   void Run();
   void Finish(std::unique_ptr<Transfer> transfer, CURLcode rc);
   CurlEasy AcquireHandle();
@@ -100,7 +96,7 @@ class CurlOssClient final : public OssClient {
 
   const Clock* clock_;
   protocol::SigningKeyCache key_cache_;
-  const std::unique_ptr<CURLM, CurlMultiDeleter> multi_;
+  const CurlMulti multi_;
   absl::Mutex idle_mu_;
   std::vector<CurlEasy> idle_ ABSL_GUARDED_BY(idle_mu_);
   absl::Mutex mu_;

@@ -92,8 +92,12 @@ async function startStack(options = {}) {
                                max_age_seconds: 600 }],
     }],
   }));
+  // options.emulatorDataDir: where the emulator keeps objects (a folder of its own is made there;
+  // the benchmark uses a RAM disk, so writing objects back to disk does not take the cores).
+  const ossData = options.emulatorDataDir
+    ? fs.mkdtempSync(path.join(options.emulatorDataDir, 'ossup-oss-data-')) : path.join(dir, 'oss-data');
   const emulator = await startProcess('oss-emulator', emulatorBin, [
-    '--listen=127.0.0.1:0', `--data_dir=${path.join(dir, 'oss-data')}`,
+    '--listen=127.0.0.1:0', `--data_dir=${ossData}`,
     `--config=${path.join(dir, 'emulator.json')}`,
   ], { port: /oss-emulator listening on 127\.0\.0\.1:(\d+)/ }, log);
   const emuPort = emulator.ports.port;
@@ -165,7 +169,10 @@ async function startStack(options = {}) {
       for (const svc of services) await stopProcess(svc.child);
       await stopProcess(emulator.child);
       try { execFileSync('psql', [databaseUrl, '-q', '-c', `DROP DATABASE ${dbName}`]); } catch (e) { /* best effort */ }
-      if (!options.keep) fs.rmSync(dir, { recursive: true, force: true });
+      if (!options.keep) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        if (options.emulatorDataDir) fs.rmSync(ossData, { recursive: true, force: true });
+      }
     },
     // Restarts replica 0 with the same configuration: the same HTTP port, and a new gRPC port
     // unless sameGrpcPort (what a client reconnecting to one address needs). whileDown, if given,
