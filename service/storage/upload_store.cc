@@ -685,8 +685,10 @@ UploadStore::ApplyCallbacksOptimistically(absl::Span<const CallbackInput> inputs
                              ChangedValues(rows, d.changed, &versions), codec::ToMicros(now),
                              UuidArray({d.changed.begin(), d.changed.end()}),
                              static_cast<int64_t>(d.changed.size()), k, batch.dump());
-          } catch (const pqxx::serialization_failure&) {
-            return absl::OkStatus();  // a row changed since it was read: the locking path
+          } catch (const pqxx::transaction_rollback&) {
+            // A row changed since it was read (40001), or a deadlock with a concurrent batch
+            // that updates the same rows in another order (40P01): the locking path.
+            return absl::OkStatus();
           }
           const int64_t first = r[0][0].as<int64_t>();
           for (size_t i = 0; i < inputs.size(); ++i) {
