@@ -15,11 +15,11 @@
 'use strict';
 
 const { execFileSync, spawn } = require('child_process');
-const crypto = require('crypto');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { startStack, ROOT } = require('../e2e/stack');
+const { benchSigningKey } = require('./signing_key');
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => {
   const [k, v] = a.replace(/^--/, '').split('=');
@@ -129,11 +129,7 @@ async function main() {
   if (!dbUrl) throw new Error('DATABASE_URL is not set (scripts/bench-service.sh starts PostgreSQL)');
   fs.mkdirSync(OUT, { recursive: true });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ossup-bench-'));
-  const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 1024 });
-  const keyPem = path.join(dir, 'bench-key.pem');
-  fs.writeFileSync(keyPem, privateKey.export({ type: 'pkcs8', format: 'pem' }));
-  fs.writeFileSync(path.join(dir, 'bench-pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
-  const keyUrl = 'http://bench-keys.invalid/bench.pem';
+  const signing = benchSigningKey(dir);
 
   // The emulator's objects on a RAM disk when one has room: against real OSS, storing objects is
   // OSS's work on its own machines, and here the kernel writing them back to disk took up to half
@@ -143,8 +139,7 @@ async function main() {
   const stack = await startStack({
     emulatorDataDir: ramDisk,
     serviceConfig: {
-      callback_keys: { allowed_url_prefixes: ['http://bench-keys.invalid/'],
-                       pins: [{ url: keyUrl, pem_file: path.join(dir, 'bench-pub.pem') }] },
+      callback_keys: signing.callbackKeys,
       ...(args['no-head-object'] ? { confirm_with_head_object: false } : {}),
     },
   });
@@ -157,7 +152,7 @@ async function main() {
     url.pathname = `/${stack.dbName}`;
     const pendingRows = SMOKE ? 1000 : 400000;
     prepareYardsticks(url.toString(), dir, pendingRows);
-    const cbArgs = [`--key-pem=${keyPem}`, `--key-url=${keyUrl}`];
+    const cbArgs = signing.loadArgs;
     const servicePid = stack.services[0].child.pid;
     for (let r = 0; r < ROUNDS; r++) {
       const round = { create: {}, pg_insert: {}, callbacks: {}, pg_callback: {} };

@@ -1,0 +1,150 @@
+// Where one scenario's CPU goes: per process (from /proc), context switches per operation of the
+// service and the load generator, and the machine's busy share, during the measured phase only.
+//
+//   eval "$(PGTMP_DURABLE=1 scripts/pgtmp.sh start)"
+//   node tests/load/cpu_split.js create@16
+//   node tests/load/cpu_split.js callbacks@16 --uploads=30000 --span=4
+//   node tests/load/cpu_split.js callbacks@16 --perf="-g -F 2000"   # perf record of the service
+//
+// --service/--load pick the binaries (default: this build's); --perf records the service (or,
+// with --perf-emulator, the emulator) into perf.data in the current folder for `perf report`;
+// --pg-stat-statements prints the statements' times (needs pg_stat_statements preloaded);
+// --ram-disk keeps the emulator's objects on /dev/shm (as the benchmark does when it can).
+// Creates are measured from 1 s to 9 s of a 10 s run; callbacks for --span seconds from the
+// moment they start being sent (--uploads must outlast that).
+'use strict';
+
+const { execFileSync, spawn } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { startStack, ROOT } = require('../e2e/stack');
+const { benchSigningKey } = require('./signing_key');
+
+const flags = {};
+let scenario = '';
+for (const a of process.argv.slice(2)) {
+  if (a.startsWith('--')) {
+    const i = a.indexOf('=');
+    flags[i < 0 ? a.slice(2) : a.slice(2, i)] = i < 0 ? true : a.slice(i + 1);
+  } else {
+    scenario = a;
+  }
+}
+const build = process.env.OSSUP_BUILD_DIR || path.join(ROOT, 'build');
+const service = flags.service || path.join(build, 'service/app/oss-upload-orchestrator');
+const load = flags.load || path.join(build, 'tests/load/ossup-load');
+const TICKS = 100;  // USER_HZ
+
+function ticksOf(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(fields[11]) + Number(fields[12]);  // utime + stime, all threads
+}
+// CPU ticks per process name, over every process on the machine (PostgreSQL is many).
+function ticksByName() {
+  const byName = {};
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const name = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      byName[name] = (byName[name] || 0) + ticksOf(pid);
+    } catch { /* gone meanwhile */ }
+  }
+  return byName;
+}
+// NaN once the process has exited.
+function switchesOf(pid) {
+  let n = 0;
+  let tids;
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return NaN;
+  }
+  for (const tid of tids) {
+    try {
+      const st = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      n += Number(st.match(/^voluntary_ctxt_switches:\s*(\d+)/m)[1]) +
+        Number(st.match(/^nonvoluntary_ctxt_switches:\s*(\d+)/m)[1]);
+    } catch { /* thread gone */ }
+  }
+  return n;
+}
+function machineTicks() {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+  return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
+}
+const psql = (sql) => execFileSync('psql', [process.env.DATABASE_URL, '-q', '-c', sql]).toString();
+
+async function main() {
+  const [name, concurrency] = scenario.split('@');
+  if (!['create', 'callbacks'].includes(name) || !concurrency) {
+    throw new Error('usage: cpu_split.js create@C|callbacks@C [--service=BIN] [--load=BIN] ...');
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ossup-cpu-'));
+  const signing = benchSigningKey(dir);
+  const stack = await startStack({
+    emulatorDataDir: flags['ram-disk'] ? '/dev/shm' : undefined,
+    serviceCommand: (file) => [service, [`--config=${file}`]],
+    serviceConfig: { callback_keys: signing.callbackKeys },
+  });
+  try {
+    await fetch(`${stack.emulatorUrl}/_emulator/faults`, { method: 'POST', body: JSON.stringify({ callback: 'drop' }) });
+    const common = [`--target=${stack.grpcTarget}`, `--token=${stack.token}`, '--namespace=demo',
+      `--concurrency=${concurrency}`];
+    const argv = name === 'create'
+      ? ['create', ...common, '--duration=10s', '--warmup=0s']
+      : ['callbacks', ...common, `--uploads=${flags.uploads || 20000}`, ...signing.loadArgs];
+    const child = spawn(load, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    const sending = new Promise((resolve) => {
+      child.stderr.on('data', (d) => { if (String(d).includes('sending')) resolve(); });
+    });
+    const finished = new Promise((resolve) => child.on('close', resolve));
+    if (name === 'callbacks') await sending;
+    await new Promise((r) => setTimeout(r, name === 'create' ? 1000 : 300));
+    const span = Number(flags.span || 8);
+    if (flags['pg-stat-statements']) psql('SELECT pg_stat_statements_reset()');
+    const servicePid = stack.services[0].child.pid;
+    const before = { byName: ticksByName(), machine: machineTicks(),
+                     switches: [switchesOf(servicePid), switchesOf(child.pid)] };
+    const t0 = Date.now();
+    if (flags.perf) {
+      const pid = flags['perf-emulator'] ? execFileSync('pgrep', ['-n', 'oss-emulator']).toString().trim() : String(servicePid);
+      execFileSync('perf', ['record', ...String(flags.perf).split(' ').filter(Boolean), '-o', 'perf.data',
+        '-p', pid, '--', 'sleep', String(span)], { stdio: 'ignore' });
+    } else {
+      await new Promise((r) => setTimeout(r, span * 1000));
+    }
+    const after = { byName: ticksByName(), machine: machineTicks(),
+                    switches: [switchesOf(servicePid), switchesOf(child.pid)] };
+    const seconds = (Date.now() - t0) / 1000;
+    if (Number.isNaN(after.switches[1])) {
+      throw new Error('the load generator finished before the measured span ended: raise --uploads or lower --span');
+    }
+    if (flags['pg-stat-statements']) {
+      console.log(psql("SELECT calls, round(total_exec_time::numeric, 1) AS exec_ms, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS query FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 10"));
+    }
+    await finished;
+    const rate = JSON.parse(out.trim().split('\n').pop()).throughput_per_s;
+    const busy = 1 - (after.machine.idle - before.machine.idle) / (after.machine.total - before.machine.total);
+    console.log(`${scenario}: ${rate.toFixed(0)}/s over the whole run, machine ${(busy * 100).toFixed(0)} % busy while measured`);
+    console.log(`  context switches per operation: service ${((after.switches[0] - before.switches[0]) / seconds / rate).toFixed(2)}, ` +
+      `load generator ${((after.switches[1] - before.switches[1]) / seconds / rate).toFixed(2)}`);
+    const rows = Object.keys(after.byName)
+      .map((k) => [k, (after.byName[k] - (before.byName[k] || 0)) / TICKS])
+      .filter(([, cpu]) => cpu > 0.05)
+      .sort((x, y) => y[1] - x[1]);
+    for (const [k, cpu] of rows) {
+      console.log(`  ${k.padEnd(24)} ${(cpu / seconds * 100).toFixed(0).padStart(4)} % of a core  ${(cpu / seconds / rate * 1e6).toFixed(1).padStart(7)} µs per operation`);
+    }
+  } finally {
+    await stack.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(`cpu_split: ${err.stack || err}`);
+  process.exit(1);
+});
