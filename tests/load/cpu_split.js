@@ -3,8 +3,8 @@
 //
 //   eval "$(PGTMP_DURABLE=1 scripts/pgtmp.sh start)"
 //   node tests/load/cpu_split.js create@16
-//   node tests/load/cpu_split.js callbacks@16 --uploads=30000 --span=4
-//   node tests/load/cpu_split.js callbacks@16 --perf="-g -F 2000"   # perf record of the service
+//   node tests/load/cpu_split.js callbacks@16 --uploads=40000 --span=3 --ram-disk
+//   node tests/load/cpu_split.js callbacks@16 --uploads=40000 --perf="-g -F 2000"   # perf record
 //
 // --service/--load pick the binaries (default: this build's); --perf records the service (or,
 // with --perf-emulator, the emulator) into perf.data in the current folder for `perf report`;
