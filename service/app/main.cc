@@ -480,6 +480,13 @@ int Main(int argc, char** argv) {
         remote::CurlOssClient::Create(&clock);
     if (!client.ok()) return Fail("OSS client", client.status());
     oss = *std::move(client);
+    registry.AddGaugeCallback(
+        "ossup_oss_head_requests_in_flight",
+        absl::StrCat("HeadObject confirmations waiting for OSS (beyond ",
+                     remote::CurlOssClient::kMaxInFlight, " a callback is answered 503)."),
+        {}, [client = oss.get()] {
+          return std::vector<metrics::Sample>{{{}, static_cast<double>(client->InFlight())}};
+        });
     batcher = std::make_unique<storage::CallbackBatcher>(&store, &domain::CheckObjectAgainstUpload);
   }
   {

@@ -134,6 +134,11 @@ absl::StatusOr<ObjectHead> CurlOssClient::HeadObject(const OssEndpoint& endpoint
   return result;
 }
 
+int CurlOssClient::InFlight() {
+  absl::MutexLock lock(&mu_);
+  return in_flight_;
+}
+
 void CurlOssClient::HeadObjectAsync(const OssEndpoint& endpoint,
                                     const protocol::Credentials& credentials,
                                     absl::string_view bucket, absl::string_view key,

@@ -80,6 +80,9 @@ class CurlOssClient final : public OssClient {
                                         const protocol::Credentials& credentials,
                                         absl::string_view bucket, absl::string_view key,
                                         absl::Duration timeout) override;
+  // Requests waiting for OSS now (for a gauge).
+  int InFlight();
+
   // `done` runs on the client's thread.
   void HeadObjectAsync(const OssEndpoint& endpoint, const protocol::Credentials& credentials,
                        absl::string_view bucket, absl::string_view key, absl::Duration timeout,

@@ -99,7 +99,9 @@ TEST_F(CurlOssClientTest, AsyncRequestsRunConcurrently) {
                               answered.DecrementCount();
                             });
   }
+  EXPECT_EQ(client->InFlight(), kRequests);  // the server holds every answer for 400 ms
   answered.Wait();
+  EXPECT_EQ(client->InFlight(), 0);
   EXPECT_EQ(ok.load(), kRequests);
   // One after another they would take 8 s.
   EXPECT_LT(absl::Now() - start, absl::Seconds(4));

@@ -160,6 +160,10 @@ async function main() {
       body: JSON.stringify({ upload_id: upload.name.split('/').pop(), token: 'x' }),
     });
     check('a forged callback is refused', forged.status === 400 || forged.status === 403, forged.status);
+    const metricsText = await (await fetch(`${stack.httpUrl}/metrics`)).text();
+    check('/metrics shows no HeadObject waiting for OSS once the callbacks are answered',
+      /^ossup_oss_head_requests_in_flight 0$/m.test(metricsText),
+      metricsText.split('\n').filter((l) => l.includes('oss_head')).join(' | '));
 
     // 7. Token rotation without a restart: the callers file is re-read when it changes.
     const crypto = require('crypto');

@@ -30,6 +30,8 @@ async function main() {
     check('/metrics has the gRPC request counter of this process',
       /ossup_grpc_requests_total\{method="CreateUpload",code="OK"\} 1\b/.test(text));
     check('/metrics has the event hub gauges', /ossup_event_hub_subscribers/.test(text));
+    check('/metrics has no HeadObject gauge (this role confirms no callbacks)',
+      !/ossup_oss_head_requests_in_flight/.test(text));
     check('/readyz answers 200', (await fetch(`${stack.httpUrl}/readyz`)).status === 200);
     check('/healthz answers 200', (await fetch(`${stack.httpUrl}/healthz`)).status === 200);
     const callback = await fetch(`${stack.httpUrl}/oss/callback`, { method: 'POST', body: '{}',
