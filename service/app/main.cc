@@ -538,6 +538,8 @@ int Main(int argc, char** argv) {
   // the pool's, then the confirmations waiting for OSS (each within its timeout).
   worker_pool.reset();
   oss.reset();
+  // Then the callbacks those handed to the batcher, while the endpoint that answers them exists.
+  batcher.reset();
   sweeper.reset();
   if (listener) listener->Stop();
   return 0;

@@ -100,8 +100,11 @@ absl::StatusOr<std::unique_ptr<CurlOssClient>> CurlOssClient::Create(const Clock
   OSSUP_RETURN_IF_ERROR(CurlGlobalInitOnce());
   CurlMulti multi(curl_multi_init());
   if (!multi) return absl::InternalError("curl_multi_init failed");
-  // Idle connections kept for reuse, as many as concurrent confirmations usually need.
+  // Idle connections kept for reuse, as many as concurrent confirmations usually need; at most
+  // 128 open to one host (beyond, requests wait inside libcurl, within their timeouts), so a
+  // burst or a slow OSS cannot take thousands of sockets.
   curl_multi_setopt(multi.get(), CURLMOPT_MAXCONNECTS, 64L);
+  curl_multi_setopt(multi.get(), CURLMOPT_MAX_HOST_CONNECTIONS, 128L);
   return std::unique_ptr<CurlOssClient>(
       new CurlOssClient(clock != nullptr ? clock : &RealClock::Get(), std::move(multi)));
 }
@@ -177,9 +180,11 @@ void CurlOssClient::HeadObjectAsync(const OssEndpoint& endpoint,
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, endpoint.scheme.c_str());
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(timeout)));
+  // At least 1 ms: 0 would mean no timeout at all to libcurl.
+  const int64_t timeout_ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(timeout));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(std::min<int64_t>(absl::ToInt64Milliseconds(timeout), 1000)));
+                   static_cast<long>(std::min<int64_t>(timeout_ms, 1000)));
   absl::Status refused;
   {
     absl::MutexLock lock(&mu_);

@@ -83,7 +83,9 @@ class CurlOssClient final : public OssClient {
   // Requests waiting for OSS now (for a gauge).
   int InFlight();
 
-  // `done` runs on the client's thread.
+  // `done` runs on the client's thread: it must not throw, block, or call HeadObject() (which
+  // would wait for that very thread); calling HeadObjectAsync again is fine. No call may race
+  // the destructor.
   void HeadObjectAsync(const OssEndpoint& endpoint, const protocol::Credentials& credentials,
                        absl::string_view bucket, absl::string_view key, absl::Duration timeout,
                        HeadObjectDone done) override;

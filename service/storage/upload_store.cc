@@ -656,6 +656,10 @@ UploadStore::ApplyCallbacksOptimistically(absl::Span<const CallbackInput> inputs
   std::optional<absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>>> out;
   bool wrote_events = false;
   std::vector<domain::UploadEvent> written;
+  // Set when the write failed in a way that may have followed its commit (a broken connection):
+  // the run again answers those callbacks as duplicates, and their events must still be
+  // announced.
+  bool outcome_unknown = false;
   absl::Status status = db_->WithConnection(
       [&](pqxx::connection& conn) -> absl::Status {
         out.reset();
@@ -685,17 +689,29 @@ UploadStore::ApplyCallbacksOptimistically(absl::Span<const CallbackInput> inputs
                              ChangedValues(rows, d.changed, &versions), codec::ToMicros(now),
                              UuidArray({d.changed.begin(), d.changed.end()}),
                              static_cast<int64_t>(d.changed.size()), k, batch.dump());
-          } catch (const pqxx::transaction_rollback&) {
-            // A row changed since it was read (40001), or a deadlock with a concurrent batch
-            // that updates the same rows in another order (40P01): the locking path.
+          } catch (const pqxx::serialization_failure&) {
+            return absl::OkStatus();  // a row changed since it was read: the locking path
+          } catch (const pqxx::deadlock_detected&) {
+            // Against a writer locking the same rows in another order; nothing was written.
             return absl::OkStatus();
+          } catch (const pqxx::broken_connection&) {
+            outcome_unknown = true;  // the commit may have happened before the connection broke
+            throw;
+          } catch (const pqxx::statement_completion_unknown&) {
+            outcome_unknown = true;
+            throw;
           }
+          // Committed: from here on nothing may turn the batch into a failure.
+          wrote_events = k > 0;
           const int64_t first = r[0][0].as<int64_t>();
           for (size_t i = 0; i < inputs.size(); ++i) {
             if (d.event_of[i] >= 0) d.results[i]->sequence = first + d.event_of[i];
           }
-          CollectWritten(d.events, batch, first, Collect(written));
-          wrote_events = k > 0;
+          try {
+            CollectWritten(d.events, batch, first, Collect(written));
+          } catch (const std::exception&) {
+            written.clear();  // not handed to the hub then; its safety-net read finds them
+          }
         }
         out = std::move(d.results);
         return absl::OkStatus();
@@ -703,8 +719,12 @@ UploadStore::ApplyCallbacksOptimistically(absl::Span<const CallbackInput> inputs
       // Safe to run again after a broken connection: a write that did commit left rows that are
       // no longer PENDING, which the second run answers as duplicates without a second event.
       Database::OnBroken::kRetryOnce);
+  if (out.has_value() && wrote_events) {
+    EventsCommitted(std::move(written));
+  } else if (outcome_unknown && options_.on_events_committed) {
+    options_.on_events_committed();  // the first attempt's events, if it did commit
+  }
   if (!status.ok()) return absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>>(status);
-  if (out.has_value() && wrote_events) EventsCommitted(std::move(written));
   return out;
 }
 

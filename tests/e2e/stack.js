@@ -156,6 +156,7 @@ async function startStack(options = {}) {
     for (const svc of services) await stopProcess(svc.child);
     await stopProcess(emulator.child);
     try { execFileSync('psql', [databaseUrl, '-q', '-c', `DROP DATABASE ${dbName}`]); } catch (e) { /* best effort */ }
+    if (options.emulatorDataDir) fs.rmSync(ossData, { recursive: true, force: true });  // RAM
     throw err;
   }
 

@@ -1,4 +1,4 @@
-// A/B comparison of two builds, alternating A and B in every round on one durable PostgreSQL, so
+// A/B comparison of two builds on one durable PostgreSQL, both in every round (A B, B A, ...), so
 // that drift of the machine falls on both alike (single runs on 2 shared cores vary by 10-30 %).
 //
 //   eval "$(PGTMP_DURABLE=1 scripts/pgtmp.sh start)"
@@ -21,8 +21,8 @@ const flags = {};
 const scenarios = [];
 for (const a of process.argv.slice(2)) {
   if (a.startsWith('--')) {
-    const [k, v] = a.slice(2).split('=');
-    flags[k] = v ?? true;
+    const i = a.indexOf('=');
+    flags[i < 0 ? a.slice(2) : a.slice(2, i)] = i < 0 ? true : a.slice(i + 1);
   } else {
     scenarios.push(a);
   }
@@ -50,7 +50,8 @@ async function main() {
   const results = { A: {}, B: {} };
   try {
     for (let r = 0; r < rounds; r++) {
-      for (const v of ['A', 'B']) {
+      // A B, then B A: what comes first in a round (a cold database, say) falls on both.
+      for (const v of r % 2 === 0 ? ['A', 'B'] : ['B', 'A']) {
         const lower = v.toLowerCase();
         const service = flags[`${lower}-service`];
         const load = flags[`${lower}-load`] || defaultLoad;

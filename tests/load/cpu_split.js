@@ -97,11 +97,16 @@ async function main() {
     const child = spawn(load, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => { out += d; });
+    let errText = '';
     const sending = new Promise((resolve) => {
-      child.stderr.on('data', (d) => { if (String(d).includes('sending')) resolve(); });
+      child.stderr.on('data', (d) => {
+        errText += d;
+        if (errText.includes('callbacks; sending\n')) resolve();
+      });
     });
     const finished = new Promise((resolve) => child.on('close', resolve));
-    if (name === 'callbacks') await sending;
+    if (name === 'callbacks') await Promise.race([sending, finished]);
+    if (child.exitCode !== null) throw new Error(`the load generator ended early: ${errText.slice(-1000)}`);
     await new Promise((r) => setTimeout(r, name === 'create' ? 1000 : 300));
     const span = Number(flags.span || 8);
     if (flags['pg-stat-statements']) psql('SELECT pg_stat_statements_reset()');
