@@ -27,6 +27,19 @@ struct CurlMultiDeleter {
 };
 using CurlMulti = std::unique_ptr<CURLM, CurlMultiDeleter>;
 
+// Removes every finished transfer from `multi` and calls done(easy, result) for it.
+template <typename Done>
+void TakeFinishedTransfers(CURLM* multi, Done&& done) {
+  int left = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    CURL* easy = msg->easy_handle;
+    const CURLcode result = msg->data.result;  // `msg` dies with the removal
+    curl_multi_remove_handle(multi, easy);
+    done(easy, result);
+  }
+}
+
 struct CurlMimeDeleter {
   void operator()(curl_mime* mime) const { curl_mime_free(mime); }
 };

@@ -227,18 +227,13 @@ void CurlOssClient::Run() {
     if (stopping && active.empty()) return;
     int running = 0;
     curl_multi_perform(multi_.get(), &running);
-    int left = 0;
-    while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &left)) {
-      if (msg->msg != CURLMSG_DONE) continue;
-      CURL* c = msg->easy_handle;
-      const CURLcode rc = msg->data.result;  // read before the handle is removed
-      curl_multi_remove_handle(multi_.get(), c);
+    TakeFinishedTransfers(multi_.get(), [&](CURL* c, CURLcode rc) {
       auto it = active.find(c);
-      if (it == active.end()) continue;
+      if (it == active.end()) return;
       std::unique_ptr<Transfer> t = std::move(it->second);
       active.erase(it);
       Finish(std::move(t), rc);
-    }
+    });
     // Wakes for socket activity, libcurl's own timers (the requests' timeouts), or
     // curl_multi_wakeup from HeadObjectAsync and the destructor.
     curl_multi_poll(multi_.get(), nullptr, 0, 1000, nullptr);

@@ -423,20 +423,15 @@ Json RunCallbacks(const Common& c, const CallbackFlags& f) {
   while (in_flight > 0) {
     int running = 0;
     curl_multi_perform(multi.get(), &running);
-    int left = 0;
-    while (CURLMsg* msg = curl_multi_info_read(multi.get(), &left)) {
-      if (msg->msg != CURLMSG_DONE) continue;
-      CURL* h = msg->easy_handle;
-      const CURLcode rc = msg->data.result;  // read before the handle is removed
+    remote::TakeFinishedTransfers(multi.get(), [&](CURL* h, CURLcode rc) {
       Slot* slot = nullptr;
       curl_easy_getinfo(h, CURLINFO_PRIVATE, reinterpret_cast<char**>(&slot));
       long status = 0;
       curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
       latencies.push_back(absl::ToDoubleMilliseconds(absl::Now() - slot->start));
       if (rc != CURLE_OK || status != 200) ++errors;
-      curl_multi_remove_handle(multi.get(), h);
       if (!send_next(*slot)) --in_flight;
-    }
+    });
     if (in_flight > 0) curl_multi_poll(multi.get(), nullptr, 0, 100, nullptr);
   }
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
