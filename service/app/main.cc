@@ -504,8 +504,6 @@ int Main(int argc, char** argv) {
     transport::CallbackEndpointOptions options;
     options.callback_path = serve_callback ? config->callback_path : "";
     options.confirm_with_head_object = config->confirm_with_head_object;
-    // With pinned keys only, verification is CPU work (no key is fetched over the network).
-    options.verify_on_io_thread = fetcher == nullptr;
     endpoint = std::make_unique<transport::CallbackEndpoint>(deps, options);
 
     transport::HttpServerOptions http_options;

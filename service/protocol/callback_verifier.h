@@ -94,6 +94,8 @@ class CallbackVerifier {
   CallbackVerifier(PublicKeyProvider* keys, CallbackVerifierOptions options);
 
   CallbackVerification Verify(const CallbackRequestView& request) const;
+  // Whether Verify may wait for I/O (a key fetched over the network); else it is CPU only.
+  bool MayBlock() const { return keys_->MayBlock(); }
 
  private:
   PublicKeyProvider* const keys_;

@@ -101,6 +101,8 @@ class PublicKeyProvider {
  public:
   virtual ~PublicKeyProvider() = default;
   virtual absl::StatusOr<std::shared_ptr<const RsaPublicKey>> GetKey(absl::string_view url) = 0;
+  // False only if GetKey never waits for I/O (so it may run on an I/O thread). Assume it may.
+  virtual bool MayBlock() const { return true; }
 };
 
 // Serves keys pinned by URL; pinned URLs are never fetched. Unknown URLs go to the optional
@@ -114,6 +116,8 @@ class PinnedKeyProvider : public PublicKeyProvider {
   absl::Status AddPin(absl::string_view url, absl::string_view pem);
 
   absl::StatusOr<std::shared_ptr<const RsaPublicKey>> GetKey(absl::string_view url) override;
+  // Pins are in memory; only the fallback (the fetcher) waits for the network.
+  bool MayBlock() const override { return fallback_ != nullptr && fallback_->MayBlock(); }
 
  private:
   PublicKeyProvider* const fallback_;

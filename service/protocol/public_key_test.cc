@@ -167,6 +167,14 @@ TEST(PinnedKeyProviderTest, WithoutFallbackUnknownUrlFails) {
   EXPECT_THAT(status.message(), HasSubstr("no pinned key for URL and fetching is disabled"));
 }
 
+TEST(PinnedKeyProviderTest, MayBlockOnlyThroughItsFallback) {
+  EXPECT_FALSE(PinnedKeyProvider().MayBlock());
+  CountingProvider fallback;  // a provider that does not say otherwise may block
+  EXPECT_TRUE(PinnedKeyProvider(&fallback).MayBlock());
+  PinnedKeyProvider memory_only;
+  EXPECT_FALSE(PinnedKeyProvider(&memory_only).MayBlock());
+}
+
 TEST(PinnedKeyProviderTest, AddPin) {
   PinnedKeyProvider provider;
   EXPECT_FALSE(provider.AddPin("http://127.0.0.1/k.pem", "garbage").ok());

@@ -131,7 +131,8 @@ void CallbackEndpoint::Route(HttpRequest request, HttpRespond respond) {
     return;
   }
   auto shared = std::make_shared<const HttpRequest>(std::move(request));
-  if (options_.verify_on_io_thread) return HandleCallback(std::move(shared), std::move(respond));
+  // One thread hop less per callback when verification cannot block.
+  if (!deps_.verifier->MayBlock()) return HandleCallback(std::move(shared), std::move(respond));
   if (!deps_.pool->Submit([this, shared, respond] { HandleCallback(shared, respond); })) {
     respond(Error(503, "overloaded"));
   }

@@ -25,11 +25,6 @@ struct CallbackEndpointOptions {
   // OSS signature does not prove which account's upload triggered the callback.
   bool confirm_with_head_object = true;
   absl::Duration head_timeout = absl::Seconds(2);
-  // Verify callbacks on the HTTP I/O thread that read them instead of handing them to the pool:
-  // one thread hop less per callback. Only where verification cannot block, that is when every
-  // key is pinned and none is fetched (the production default); the body is bounded by
-  // http.max_callback_body_bytes.
-  bool verify_on_io_thread = false;
 };
 
 struct CallbackEndpointDeps {
@@ -65,10 +60,11 @@ class CallbackEndpoint {
   void Handle(HttpRequest request, HttpRespond respond);
 
  private:
-  // The callback itself, on a pool thread (or the I/O thread, see verify_on_io_thread):
-  // verification there, then HeadObject on the OSS client's thread, then the correlation is
-  // queued to the batcher, whose committer thread
-  // answers once the batch committed (no thread waits for OSS or the database).
+  // The callback itself. Verification runs on the HTTP I/O thread that read the request when it
+  // cannot block (every key pinned, none fetched: the production default; the body is bounded
+  // by http.max_callback_body_bytes), else on a pool thread; then HeadObject on the OSS client's
+  // thread; then the correlation is queued to the batcher, whose committer thread answers once
+  // the batch committed. No thread waits for OSS or the database.
   void HandleCallback(std::shared_ptr<const HttpRequest> request, HttpRespond respond);
   // Answers `request` through `respond`.
   void Route(HttpRequest request, HttpRespond respond);

@@ -189,6 +189,14 @@ std::string RawRequest(absl::string_view method, absl::string_view target,
   return out;
 }
 
+// Where a key fetcher would go: refuses every unpinned key, and (like the fetcher) may block.
+class UnpinnedKeysUnavailable final : public protocol::PublicKeyProvider {
+ public:
+  absl::StatusOr<std::shared_ptr<const protocol::RsaPublicKey>> GetKey(absl::string_view) override {
+    return absl::UnavailableError("no key fetching in this test");
+  }
+};
+
 class CallbackEndpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -215,9 +223,10 @@ class CallbackEndpointTest : public ::testing::Test {
         protocol::testing::CallbackSignerForTests::Generate();
     ASSERT_TRUE(signer.ok()) << signer.status();
     signer_.emplace(*std::move(signer));
-    ASSERT_TRUE(keys_.AddPin(kKeyUrl, signer_->public_key_pem()).ok());
+    keys_.emplace(fetch_unpinned_keys_ ? &unpinned_keys_ : nullptr);
+    ASSERT_TRUE(keys_->AddPin(kKeyUrl, signer_->public_key_pem()).ok());
     verifier_ = std::make_unique<protocol::CallbackVerifier>(
-        &keys_,
+        &*keys_,
         protocol::CallbackVerifierOptions{.allowed_key_url_prefixes = {"https://keys.test/"},
                                           .max_body_bytes = kMaxBodyBytes});
 
@@ -251,8 +260,7 @@ class CallbackEndpointTest : public ::testing::Test {
                              .clock = &RealClock::Get(),
                              .pool = pool_.get(),
                              .ready = [this] { return store_->LastSequence().status(); }},
-        CallbackEndpointOptions{.callback_path = std::string(kCallbackPath),
-                                .verify_on_io_thread = verify_on_io_thread_});
+        CallbackEndpointOptions{.callback_path = std::string(kCallbackPath)});
   }
 
   void TearDown() override {
@@ -409,11 +417,14 @@ class CallbackEndpointTest : public ::testing::Test {
   std::unique_ptr<storage::UploadStore> store_;
   std::unique_ptr<storage::CallbackBatcher> batcher_;
   std::optional<protocol::testing::CallbackSignerForTests> signer_;
-  protocol::PinnedKeyProvider keys_;
+  // With fetch_unpinned_keys_ (set by a derived fixture), keys_ falls back to unpinned_keys_, a
+  // stand-in for the network fetcher: verification may then block and runs on the pool.
+  bool fetch_unpinned_keys_ = false;
+  UnpinnedKeysUnavailable unpinned_keys_;
+  std::optional<protocol::PinnedKeyProvider> keys_;
   std::unique_ptr<protocol::CallbackVerifier> verifier_;
   FakeOssClient oss_;
   std::unique_ptr<ThreadPool> pool_;
-  bool verify_on_io_thread_ = false;
   // Releases the blockers FillPool queued; a member, as TearDown still runs the queued ones.
   absl::Notification pool_release_;
   std::unique_ptr<domain::FormIssuer> issuer_;
@@ -461,6 +472,12 @@ TEST_F(CallbackEndpointTest, ForgedSignatureIsRefused) {
   ExpectUntouched(upload, before);
 }
 
+// With key fetching configured, callbacks are verified on the pool: a full pool is a 503.
+class CallbackEndpointWithKeyFetchingTest : public CallbackEndpointTest {
+ protected:
+  CallbackEndpointWithKeyFetchingTest() { fetch_unpinned_keys_ = true; }
+};
+
 // Occupies every pool thread and fills the pool's queue until `release` is notified.
 void FillPool(ThreadPool* pool, absl::Notification* release) {
   auto block = [release] { release->WaitForNotification(); };
@@ -473,7 +490,7 @@ void FillPool(ThreadPool* pool, absl::Notification* release) {
   }
 }
 
-TEST_F(CallbackEndpointTest, CallbackIsOverloadedWhenThePoolIsFull) {
+TEST_F(CallbackEndpointWithKeyFetchingTest, CallbackIsOverloadedWhenThePoolIsFull) {
   const auto [upload, token, r, before] = NewCase();
   FillPool(pool_.get(), &pool_release_);
   const HttpAnswer answer = PostCallback(upload, token, r);
@@ -482,13 +499,9 @@ TEST_F(CallbackEndpointTest, CallbackIsOverloadedWhenThePoolIsFull) {
   ExpectUntouched(upload, before);
 }
 
-// With pinned keys only, the I/O thread verifies: callbacks need no pool thread at all.
-class CallbackEndpointOnIoThreadTest : public CallbackEndpointTest {
- protected:
-  CallbackEndpointOnIoThreadTest() { verify_on_io_thread_ = true; }
-};
-
-TEST_F(CallbackEndpointOnIoThreadTest, CallbacksAreVerifiedAndRecordedWithoutThePool) {
+// With pinned keys only (the default here and in production), the I/O thread verifies: callbacks
+// need no pool thread at all.
+TEST_F(CallbackEndpointTest, CallbacksAreVerifiedAndRecordedWithoutThePool) {
   const auto [upload, token, r, before] = NewCase();
   const auto forged = NewCase();
   FillPool(pool_.get(), &pool_release_);
