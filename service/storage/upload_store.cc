@@ -738,10 +738,8 @@ absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>> UploadStore::Apply
   const std::string id_array = UuidArray(ids);
 
   // Two round trips instead of five when nothing else touched the rows meanwhile (the usual case).
-  if (options_.optimistic_callbacks) {
-    auto fast = ApplyCallbacksOptimistically(inputs, check, now, id_array);
-    if (fast.has_value()) return *std::move(fast);
-  }
+  auto fast = ApplyCallbacksOptimistically(inputs, check, now, id_array);
+  if (fast.has_value()) return *std::move(fast);
 
   // The locking path, set-based so a batch costs the same few statements as one callback: lock
   // all rows (in id order, so concurrent batches cannot deadlock), decide in memory in input

@@ -82,10 +82,6 @@ struct UploadStoreOptions {
   // would return them (this replica's event hub takes them in without reading them back). Same
   // rules as on_events_committed.
   std::function<void(std::vector<domain::UploadEvent>)> publish_committed_events;
-  // ApplyCallbacks first tries without locks: read the rows, decide, and write rows and events in
-  // one statement that fails as a whole if any row changed since it was read (then the batch
-  // runs again on the locking path). Off: always the locking transaction.
-  bool optimistic_callbacks = true;
   // Tests only: runs between the optimistic read and the write, to change rows meanwhile.
   std::function<void()> after_optimistic_read_for_tests;
 };
@@ -166,7 +162,7 @@ class UploadStore {
     return options_.publish_committed_events ? &events : nullptr;
   }
   void EventsCommitted(std::vector<domain::UploadEvent> written);
-  // ApplyCallbacks without locks (UploadStoreOptions::optimistic_callbacks); nullopt when the
+  // ApplyCallbacks without locks, tried first (see storage/README.md); nullopt when the
   // batch must run on the locking path instead (a row changed since it was read, or the batch
   // holds a late callback on a decided upload). `id_array` holds the inputs' ids.
   std::optional<absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>>>
