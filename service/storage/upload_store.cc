@@ -40,6 +40,22 @@ pqxx::result ExecPrepared(pqxx::transaction_base& tx, const char* name, const st
   return tx.exec_prepared(name, std::forward<Args>(args)...);
 }
 
+// PostgreSQL text cannot hold NUL, and a libpq parameter would silently end at one. The domain's
+// validation refuses such text already; the store must not store a shortened value either.
+bool HasNulByte(const Upload& u) {
+  auto nul = [](absl::string_view s) { return s.find('\0') != absl::string_view::npos; };
+  if (nul(u.ns) || nul(u.subject) || nul(u.bucket) || nul(u.object_key) || nul(u.request_id)) {
+    return true;
+  }
+  for (const std::string& t : u.content_types) {
+    if (nul(t)) return true;
+  }
+  for (const auto& [k, v] : u.metadata) {
+    if (nul(k) || nul(v)) return true;
+  }
+  return false;
+}
+
 // An event about to be appended in the current transaction.
 struct PendingEvent {
   EventType type;
@@ -262,6 +278,9 @@ absl::StatusOr<CreateResult> UploadStore::Create(const Upload& u) {
   if (!codec::IsCanonicalUuid(u.id)) {
     return absl::InvalidArgumentError("upload id must be a lowercase canonical UUID");
   }
+  if (HasNulByte(u)) {
+    return absl::InvalidArgumentError("an upload's text must not contain NUL bytes");
+  }
   if (u.state != UploadState::kPending) {
     return absl::InvalidArgumentError("a new upload must be PENDING");
   }
@@ -374,7 +393,7 @@ absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> UploadStore::CreateMan
   std::vector<size_t> batched;  // indexes of `uploads` in `rows`
   for (size_t i : order) {
     const Upload& u = uploads[i];
-    if (!codec::IsCanonicalUuid(u.id) || u.state != UploadState::kPending) {
+    if (!codec::IsCanonicalUuid(u.id) || u.state != UploadState::kPending || HasNulByte(u)) {
       results[i] = Create(u);  // answers with Create()'s own InvalidArgument
       continue;
     }

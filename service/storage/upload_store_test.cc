@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "service/storage/callback_batcher.h"
@@ -165,6 +166,52 @@ TEST_F(UploadStoreTest, CreateManyInsertsABatchWithCreatesExactSemantics) {
   EXPECT_TRUE((*results)[4]->created);
   EXPECT_TRUE(absl::IsInvalidArgument((*results)[5].status()));
   EXPECT_TRUE(absl::IsNotFound(store_->Get("ns-a", replay.id).status()));
+}
+
+// The batch statement keeps text that JSON, SQL or array syntax treat specially exactly as given,
+// and a NUL byte (where a libpq parameter would end) fails only its own row.
+TEST_F(UploadStoreTest, CreateManyKeepsSpecialTextExactly) {
+  Upload odd = testing::NewUpload("ns-a", R"(a "quoted", {braced} \back\slash NULL)", t0_);
+  odd.object_key = R"(k/"x",{y}\z NULL/ü.bin)";
+  odd.request_id = R"(req"{,}\)";
+  odd.request_fingerprint = std::string("\x00\xff\"\\{", 5);
+  odd.metadata = {{"empty", ""}, {"note", R"(say "hi", {x} \n NULL)"}};
+  odd.content_types = {"image/png", "application/vnd.a+json"};
+  Upload blank = testing::NewUpload("ns-a", "NULL", t0_ + absl::Microseconds(1));
+  blank.content_types = {};
+  blank.metadata = {};
+  blank.callback_token_sha256 = std::string("\"\\{}\x00", 5) + std::string(27, '\xee');
+  Upload nul = testing::NewUpload("ns-a", std::string("a\0b", 3), t0_);
+  const std::vector<Upload> batch = {odd, nul, blank};
+
+  absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> results = store_->CreateMany(batch);
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_TRUE((*results)[0].ok()) << (*results)[0].status();
+  EXPECT_TRUE((*results)[0]->created);
+  ExpectSameUpload(*store_->Get("ns-a", odd.id), odd);
+  EXPECT_TRUE(absl::IsInvalidArgument((*results)[1].status())) << (*results)[1].status();
+  EXPECT_TRUE(absl::IsNotFound(store_->Get("ns-a", nul.id).status()));
+  ASSERT_TRUE((*results)[2].ok()) << (*results)[2].status();
+  ExpectSameUpload(*store_->Get("ns-a", blank.id), blank);
+  // Both rows came from the one batch statement (one transaction), not from the row-by-row
+  // fallback that a malformed batch would have sent them to.
+  absl::StatusOr<pqxx::result> writers = testing::QueryOnce(
+      scratch_->dsn(), absl::StrCat("SELECT count(DISTINCT xmin::text) FROM uploads WHERE id IN ('",
+                                    odd.id, "', '", blank.id, "')"));
+  ASSERT_TRUE(writers.ok()) << writers.status();
+  EXPECT_EQ((*writers)[0][0].as<int>(), 1);
+  // The idempotency key and its fingerprint were stored as given: the replay finds the row.
+  Upload replay = testing::NewUpload("ns-a", odd.subject, t0_);
+  replay.request_id = odd.request_id;
+  replay.request_fingerprint = odd.request_fingerprint;
+  absl::StatusOr<CreateResult> again = store_->Create(replay);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->upload.id, odd.id);
+  // So was the callback token's hash: the same create again is recognized as its own retry.
+  absl::StatusOr<CreateResult> own_retry = store_->Create(blank);
+  ASSERT_TRUE(own_retry.ok()) << own_retry.status();
+  EXPECT_TRUE(own_retry->created);
 }
 
 TEST_F(UploadStoreTest, CreateBatcherCommitsConcurrentCreatesTogether) {
