@@ -9,7 +9,8 @@
 // --service/--load pick the binaries (default: this build's); --perf records the service (or,
 // with --perf-emulator, the emulator) into perf.data in the current folder for `perf report`;
 // --pg-stat-statements prints the statements' times (needs pg_stat_statements preloaded);
-// --ram-disk keeps the emulator's objects on /dev/shm (as the benchmark does when it can).
+// --ram-disk keeps the emulator's objects on /dev/shm (as the benchmark does when it can);
+// --load-args="--cq-threads=2" passes more options to ossup-load.
 // Creates are measured from 1 s to 9 s of a 10 s run; callbacks for --span seconds from the
 // moment they start being sent (--uploads must outlast that).
 'use strict';
@@ -91,9 +92,10 @@ async function main() {
     await fetch(`${stack.emulatorUrl}/_emulator/faults`, { method: 'POST', body: JSON.stringify({ callback: 'drop' }) });
     const common = [`--target=${stack.grpcTarget}`, `--token=${stack.token}`, '--namespace=demo',
       `--concurrency=${concurrency}`];
+    const extra = flags['load-args'] ? flags['load-args'].split(' ') : [];
     const argv = name === 'create'
-      ? ['create', ...common, '--duration=10s', '--warmup=0s']
-      : ['callbacks', ...common, `--uploads=${flags.uploads || 20000}`, ...signing.loadArgs];
+      ? ['create', ...common, '--duration=10s', '--warmup=0s', ...extra]
+      : ['callbacks', ...common, `--uploads=${flags.uploads || 20000}`, ...signing.loadArgs, ...extra];
     const child = spawn(load, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => { out += d; });

@@ -33,7 +33,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
-#include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -57,6 +56,7 @@ struct Common {
   std::string warmup = "2s";
   int concurrency = 16;
   int channels = 4;
+  int cq_threads = 1;  // threads driving CreateUpload calls
 };
 
 absl::Duration ParseDurationOrDie(const std::string& s) {
@@ -113,18 +113,47 @@ Json Percentiles(std::vector<double> ms) {
 
 // --- scenario 1: CreateUpload ------------------------------------------------------------------
 
-// Keeps `concurrency` CreateUpload calls in flight until `end`, on the callback API; latencies of
-// calls started after `measure_from` are kept.
+// Keeps `concurrency` CreateUpload calls in flight until `end`; latencies of calls started after
+// `measure_from` are kept. On completion queues, each drained by the thread that starts its next
+// calls: a finished call's answer is read, and the next call written, by the thread that polled
+// it, without a handoff. With one such thread (the default) this load generator used 23-25 us of
+// CPU and 0.35 context switches per call at 16 callers on the benchmark machine, against 28-30 us
+// and 1.1 on gRPC's callback API, whose own threads run every completion: CPU the service and
+// PostgreSQL share. With two threads, completions for one thread's queue are often polled by the
+// other, which must then wake it.
 class CreateLoad {
  public:
   CreateLoad(const Common& c, absl::Time measure_from, absl::Time end)
       : c_(c), stubs_(Stubs(c, c.channels)), measure_from_(measure_from), end_(end) {}
 
   Json Run() {
-    absl::BlockingCounter done(c_.concurrency);
-    done_ = &done;
-    for (int i = 0; i < c_.concurrency; ++i) Issue(i);
-    done.Wait();
+    const int threads = std::max(1, std::min(c_.cq_threads, c_.concurrency));
+    std::vector<std::unique_ptr<grpc::CompletionQueue>> queues;
+    for (int t = 0; t < threads; ++t) queues.push_back(std::make_unique<grpc::CompletionQueue>());
+    std::vector<std::thread> drainers;
+    for (int t = 0; t < threads; ++t) {
+      drainers.emplace_back([this, t, threads, cq = queues[t].get()] {
+        int in_flight = 0;
+        for (int w = t; w < c_.concurrency; w += threads) {
+          Issue(cq, w);
+          ++in_flight;
+        }
+        void* tag;
+        bool ok;
+        while (in_flight > 0 && cq->Next(&tag, &ok)) {
+          std::unique_ptr<Call> call(static_cast<Call*>(tag));
+          if (Record(*call, absl::Now())) {
+            Issue(cq, call->worker);
+          } else {
+            --in_flight;
+          }
+        }
+        cq->Shutdown();
+        while (cq->Next(&tag, &ok)) {
+        }
+      });
+    }
+    for (std::thread& t : drainers) t.join();
     const double seconds = absl::ToDoubleSeconds(end_ - measure_from_);
     absl::MutexLock lock(&mu_);
     Json out = Percentiles(latencies_ms_);
@@ -143,39 +172,38 @@ class CreateLoad {
 
  private:
   struct Call {
+    int worker = 0;
     grpc::ClientContext ctx;
     v1::CreateUploadRequest req;
     v1::CreateUploadResponse resp;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<v1::CreateUploadResponse>> rpc;
     absl::Time start;
   };
 
-  void Issue(int worker) {
-    auto call = std::make_shared<Call>();
+  void Issue(grpc::CompletionQueue* cq, int worker) {
+    auto* call = new Call;
+    call->worker = worker;
     Authorize(&call->ctx, c_);
     call->req = CreateRequest(c_, next_++);
     call->start = absl::Now();
-    stubs_[worker % stubs_.size()]->async()->CreateUpload(
-        &call->ctx, &call->req, &call->resp, [this, call, worker](grpc::Status status) {
-          const absl::Time now = absl::Now();
-          bool more = true;
-          {
-            absl::MutexLock lock(&mu_);
-            if (!status.ok()) {
-              if (errors_++ == 0) first_error_ = status.error_message();
-            } else {
-              if (call->start >= measure_from_ && now <= end_) {
-                latencies_ms_.push_back(absl::ToDoubleMilliseconds(now - call->start));
-              }
-              if (created_.size() < keep_) created_.push_back(std::move(call->resp));
-              if (keep_ > 0 && created_.size() >= keep_) more = false;
-            }
-          }
-          if (more && now < end_) {
-            Issue(worker);
-          } else {
-            done_->DecrementCount();
-          }
-        });
+    call->rpc = stubs_[worker % stubs_.size()]->AsyncCreateUpload(&call->ctx, call->req, cq);
+    call->rpc->Finish(&call->resp, &call->status, call);
+  }
+
+  // Counts a finished call; whether its worker goes on.
+  bool Record(Call& call, absl::Time now) {
+    absl::MutexLock lock(&mu_);
+    if (!call.status.ok()) {
+      if (errors_++ == 0) first_error_ = call.status.error_message();
+    } else {
+      if (call.start >= measure_from_ && now <= end_) {
+        latencies_ms_.push_back(absl::ToDoubleMilliseconds(now - call.start));
+      }
+      if (created_.size() < keep_) created_.push_back(std::move(call.resp));
+      if (keep_ > 0 && created_.size() >= keep_) return false;
+    }
+    return now < end_;
   }
 
   const Common& c_;
@@ -183,7 +211,6 @@ class CreateLoad {
   const absl::Time measure_from_;
   const absl::Time end_;
   std::atomic<int64_t> next_{0};
-  absl::BlockingCounter* done_ = nullptr;
   size_t keep_ = 0;
   absl::Mutex mu_;
   std::vector<double> latencies_ms_ ABSL_GUARDED_BY(mu_);
@@ -647,6 +674,7 @@ int main(int argc, char** argv) {
     s->add_option("--namespace", c.ns, "namespace");
     s->add_option("--concurrency", c.concurrency, "requests in flight");
     s->add_option("--channels", c.channels, "gRPC connections");
+    s->add_option("--cq-threads", c.cq_threads, "threads driving CreateUpload calls");
   };
   auto callbacks = [&](CLI::App* s) {
     s->add_option("--uploads", f.uploads, "uploads to complete");
