@@ -14,6 +14,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace ossup::storage {
 
@@ -25,6 +27,9 @@ struct GroupCommitOptions {
   // Items queued beyond this are refused (SubmitAsync returns false): overload must turn into a
   // fast RESOURCE_EXHAUSTED, not unbounded memory.
   int max_queue = 4096;
+  // Called on the committer thread after each transaction with its number of items and how long
+  // `commit` took (for metrics: batch sizes and commit latency show what bounds throughput).
+  std::function<void(int items, absl::Duration commit)> on_batch;
 };
 
 // Group commit: callers block in Submit() while committer threads write whatever arrived during
@@ -114,10 +119,14 @@ class GroupCommit {
       for (Item* item : batch) inputs.push_back(std::move(item->in));
       absl::StatusOr<std::vector<absl::StatusOr<Out>>> results =
           absl::InternalError("group commit: not run");
+      const absl::Time commit_start = absl::Now();
       try {
         results = commit_(std::move(inputs));
       } catch (const std::exception& e) {  // must not escape the thread: it would terminate
         results = absl::InternalError(absl::StrCat("group commit: ", e.what()));
+      }
+      if (options_.on_batch) {
+        options_.on_batch(static_cast<int>(batch.size()), absl::Now() - commit_start);
       }
       if (results.ok() && results->size() != batch.size()) {
         results = absl::InternalError("group commit: one result per item expected");

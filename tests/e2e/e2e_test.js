@@ -132,6 +132,16 @@ async function main() {
     const filtered = await call(client, 'ListUploads', { parent, states: ['COMPLETED'] });
     check('ListUploads filters by state', filtered.res?.uploads.length === 1);
 
+    // Before the restart below, which starts the counters afresh.
+    const groupText = await (await fetch(`${stack.httpUrl}/metrics`)).text();
+    for (const writes of ['creates', 'callbacks']) {
+      const m = groupText.match(new RegExp(`^ossup_group_commit_items_count\\{writes="${writes}"\\} (\\d+)$`, 'm'));
+      check(`/metrics counts the group-commit transactions that wrote ${writes}`,
+        m && Number(m[1]) > 0
+          && groupText.includes(`ossup_group_commit_duration_seconds_bucket{writes="${writes}",le="+Inf"} ${m[1]}\n`),
+        groupText.split('\n').filter((l) => l.includes('group_commit') && l.includes('_count')).join(' | '));
+    }
+
     // 5. Resume after a service restart: nothing lost, nothing repeated.
     await stack.restartService();
     client = uploadClient(grpc, protoLoader, stack.grpcTarget, stack.token);
