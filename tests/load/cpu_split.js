@@ -10,7 +10,8 @@
 // with --perf-emulator, the emulator) into perf.data in the current folder for `perf report`;
 // --pg-stat-statements prints the statements' times (needs pg_stat_statements preloaded);
 // --ram-disk keeps the emulator's objects on /dev/shm (as the benchmark does when it can);
-// --load-args="--cq-threads=2" passes more options to ossup-load.
+// --load-args="--cq-threads=2" passes more options to ossup-load. The group commit's
+// transactions per second, items and duration come from the service's /metrics.
 // Creates are measured from 1 s to 9 s of a 10 s run; callbacks for --span seconds from the
 // moment they start being sent (--uploads must outlast that).
 'use strict';
@@ -75,6 +76,17 @@ function machineTicks() {
   return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
 }
 const psql = (sql) => execFileSync('psql', [process.env.DATABASE_URL, '-q', '-c', sql]).toString();
+// The service's group-commit totals for `writes` ("creates" or "callbacks") from /metrics.
+async function groupCommitTotals(httpUrl, writes) {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+  const value = (name) => {
+    const m = text.match(new RegExp(`^${name}\\{writes="${writes}"\\} (\\S+)$`, 'm'));
+    return m ? Number(m[1]) : 0;
+  };
+  return { transactions: value('ossup_group_commit_items_count'),
+           items: value('ossup_group_commit_items_sum'),
+           seconds: value('ossup_group_commit_duration_seconds_sum') };
+}
 
 async function main() {
   const [name, concurrency] = scenario.split('@');
@@ -113,6 +125,8 @@ async function main() {
     const span = Number(flags.span || 8);
     if (flags['pg-stat-statements']) psql('SELECT pg_stat_statements_reset()');
     const servicePid = stack.services[0].child.pid;
+    const writes = name === 'create' ? 'creates' : 'callbacks';
+    const groupBefore = await groupCommitTotals(stack.httpUrl, writes);
     const before = { byName: ticksByName(), machine: machineTicks(),
                      switches: [switchesOf(servicePid), switchesOf(child.pid)] };
     const t0 = Date.now();
@@ -126,6 +140,7 @@ async function main() {
     const after = { byName: ticksByName(), machine: machineTicks(),
                     switches: [switchesOf(servicePid), switchesOf(child.pid)] };
     const seconds = (Date.now() - t0) / 1000;
+    const groupAfter = await groupCommitTotals(stack.httpUrl, writes);
     if (Number.isNaN(after.switches[1])) {
       throw new Error('the load generator finished before the measured span ended: raise --uploads or lower --span');
     }
@@ -138,6 +153,12 @@ async function main() {
     console.log(`${scenario}: ${rate.toFixed(0)}/s over the whole run, machine ${(busy * 100).toFixed(0)} % busy while measured`);
     console.log(`  context switches per operation: service ${((after.switches[0] - before.switches[0]) / seconds / rate).toFixed(2)}, ` +
       `load generator ${((after.switches[1] - before.switches[1]) / seconds / rate).toFixed(2)}`);
+    const transactions = groupAfter.transactions - groupBefore.transactions;
+    if (transactions > 0) {
+      console.log(`  group commit: ${(transactions / seconds).toFixed(0)} transactions/s, ` +
+        `${((groupAfter.items - groupBefore.items) / transactions).toFixed(1)} ${writes} and ` +
+        `${((groupAfter.seconds - groupBefore.seconds) / transactions * 1e6).toFixed(0)} µs each`);
+    }
     const rows = Object.keys(after.byName)
       .map((k) => [k, (after.byName[k] - (before.byName[k] || 0)) / TICKS])
       .filter(([, cpu]) => cpu > 0.05)
