@@ -30,6 +30,7 @@
 #include "service/common/clock.h"
 #include "service/common/metrics.h"
 #include "service/common/random.h"
+#include "service/common/thread_name.h"
 #include "service/common/thread_pool.h"
 #include "service/domain/callers.h"
 #include "service/domain/form_issuer.h"
@@ -84,7 +85,10 @@ class Notifier {
   // `origin` names this process in the NOTIFY payload, so its own listener ignores the echo.
   Notifier(storage::Database* db, absl::Duration interval, std::string origin)
       : db_(db), interval_(interval), origin_(std::move(origin)) {
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+      SetCurrentThreadName("ossup-notify");
+      Run();
+    });
   }
   ~Notifier() {
     {
@@ -127,8 +131,11 @@ class Notifier {
 // Runs `tick` every `interval` on its own thread until destroyed.
 class PeriodicTask {
  public:
-  PeriodicTask(absl::Duration interval, std::function<void()> tick)
-      : interval_(interval), tick_(std::move(tick)), thread_([this] { Run(); }) {}
+  PeriodicTask(absl::Duration interval, std::function<void()> tick, const char* thread_name)
+      : interval_(interval), tick_(std::move(tick)), thread_([this, thread_name] {
+          SetCurrentThreadName(thread_name);
+          Run();
+        }) {}
   ~PeriodicTask() {
     {
       absl::MutexLock lock(&mu_);
@@ -159,7 +166,8 @@ class PeriodicTask {
 std::unique_ptr<PeriodicTask> StartSweeper(storage::UploadStore* store, const Clock* clock,
                                            absl::Duration interval, absl::Duration retention) {
   return std::make_unique<PeriodicTask>(
-      interval, [store, clock, retention, next_purge = absl::InfinitePast()]() mutable {
+      interval,
+      [store, clock, retention, next_purge = absl::InfinitePast()]() mutable {
         const absl::Time now = clock->Now();
         absl::StatusOr<int> expired = store->ExpireDue(now, 500);
         if (!expired.ok()) {
@@ -169,7 +177,8 @@ std::unique_ptr<PeriodicTask> StartSweeper(storage::UploadStore* store, const Cl
           (void)store->PurgeEventsBefore(now - retention);
           next_purge = now + absl::Minutes(10);
         }
-      });
+      },
+      "ossup-sweeper");
 }
 
 // Uploads per state, every state present (zero when none).
@@ -258,7 +267,8 @@ class SecretWatcher {
       last_secrets_.push_back(b.credentials.access_key_secret + "\n" +
                               b.credentials.security_token);
     }
-    task_ = std::make_unique<PeriodicTask>(absl::Seconds(5), [this] { Check(); });
+    task_ = std::make_unique<PeriodicTask>(
+        absl::Seconds(5), [this] { Check(); }, "ossup-secrets");
   }
 
  private:
@@ -390,7 +400,7 @@ int Main(int argc, char** argv) {
 
   // Declared before everything its jobs use, and drained explicitly at shutdown (below) while
   // those objects still exist.
-  auto worker_pool = std::make_unique<ThreadPool>(config->worker_threads, 20000);
+  auto worker_pool = std::make_unique<ThreadPool>(config->worker_threads, 20000, "ossup-worker");
   ThreadPool& pool = *worker_pool;
   std::unique_ptr<events::EventHub> hub;
   storage::UploadStoreOptions store_options;
@@ -430,6 +440,7 @@ int Main(int argc, char** argv) {
         &store,
         storage::GroupCommitOptions{.max_batch = 64,
                                     .committers = 2,
+                                    .thread_name = "ossup-creates",
                                     .on_batch = group_commit_metrics.ObserverFor("creates")});
 
     transport::UploadServiceDeps deps;
@@ -477,7 +488,8 @@ int Main(int argc, char** argv) {
   // neither queues behind real work nor waits for a connection. Outlives the endpoint.
   storage::ReadinessCheck readiness(&db, storage::ReadinessOptions{});
   (void)readiness.Refresh();
-  PeriodicTask readiness_checker(absl::Seconds(1), [&readiness] { (void)readiness.Refresh(); });
+  PeriodicTask readiness_checker(
+      absl::Seconds(1), [&readiness] { (void)readiness.Refresh(); }, "ossup-readiness");
   std::unique_ptr<storage::CallbackBatcher> batcher;
   std::unique_ptr<transport::CallbackEndpoint> endpoint;
   std::unique_ptr<transport::HttpServer> http;

@@ -1,9 +1,16 @@
 #include "service/common/thread_pool.h"
 
+#include "service/common/thread_name.h"
+
 namespace ossup {
 
-ThreadPool::ThreadPool(int threads, size_t max_queue) : max_queue_(max_queue) {
-  for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Run(); });
+ThreadPool::ThreadPool(int threads, size_t max_queue, const char* name) : max_queue_(max_queue) {
+  for (int i = 0; i < std::max(1, threads); ++i) {
+    threads_.emplace_back([this, name] {
+      SetCurrentThreadName(name);
+      Run();
+    });
+  }
 }
 
 ThreadPool::~ThreadPool() {

@@ -15,7 +15,8 @@ namespace ossup {
 // beyond it so overload turns into fast RESOURCE_EXHAUSTED answers rather than unbounded memory.
 class ThreadPool {
  public:
-  ThreadPool(int threads, size_t max_queue);
+  // `name` names the threads (see SetCurrentThreadName).
+  ThreadPool(int threads, size_t max_queue, const char* name = "ossup-pool");
   ~ThreadPool();  // runs what is queued, then joins
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;

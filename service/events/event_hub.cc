@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
+#include "service/common/thread_name.h"
 
 namespace ossup::events {
 namespace {
@@ -111,9 +112,13 @@ absl::Status EventHub::Start() {
                           ? options_.delivery_threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (delivery_threads_ > 1) {
-    helpers_ = std::make_unique<ThreadPool>(delivery_threads_ - 1, delivery_threads_);
+    helpers_ =
+        std::make_unique<ThreadPool>(delivery_threads_ - 1, delivery_threads_, "ossup-hub-help");
   }
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("ossup-hub");
+    Run();
+  });
   return absl::OkStatus();
 }
 
@@ -362,6 +367,7 @@ absl::StatusOr<std::shared_ptr<Subscription>> EventHub::Subscribe(SubscriptionFi
   }
   auto done = std::make_shared<std::atomic<bool>>(false);
   catch_up_threads_.push_back(CatchUpThread{std::thread([this, sub, after_sequence, done] {
+                                              SetCurrentThreadName("ossup-catch-up");
                                               CatchUp(sub, after_sequence);
                                               done->store(true);
                                             }),

@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
 #include "service/common/status_macros.h"
+#include "service/common/thread_name.h"
 #include "service/protocol/request_signer_v4.h"
 #include "service/protocol/url_encoding.h"
 #include "service/remote/curl_util.h"
@@ -110,7 +111,10 @@ absl::StatusOr<std::unique_ptr<CurlOssClient>> CurlOssClient::Create(const Clock
 }
 
 CurlOssClient::CurlOssClient(const Clock* clock, CurlMulti multi)
-    : clock_(clock), multi_(std::move(multi)), thread_([this] { Run(); }) {}
+    : clock_(clock), multi_(std::move(multi)), thread_([this] {
+        SetCurrentThreadName("ossup-oss-head");
+        Run();
+      }) {}
 
 CurlOssClient::~CurlOssClient() {
   {

@@ -20,6 +20,7 @@ using CallbackBatcherOptions = GroupCommitOptions;
 inline CallbackBatcherOptions DefaultCallbackBatcherOptions() {
   CallbackBatcherOptions options;
   options.committers = 1;
+  options.thread_name = "ossup-callbacks";
   return options;
 }
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "pqxx/nontransaction"
 #include "pqxx/notification"
+#include "service/common/thread_name.h"
 #include "service/storage/database.h"
 
 namespace ossup::storage {
@@ -56,7 +57,10 @@ absl::Status EventListener::Start() {
   if (pipe2(stop_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
     return absl::InternalError("listener: pipe2 failed");
   }
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("ossup-listen");
+    Run();
+  });
   return absl::OkStatus();
 }
 

@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "service/common/thread_name.h"
 
 namespace ossup::storage {
 
@@ -27,6 +28,8 @@ struct GroupCommitOptions {
   // Items queued beyond this are refused (SubmitAsync returns false): overload must turn into a
   // fast RESOURCE_EXHAUSTED, not unbounded memory.
   int max_queue = 4096;
+  // Names the committer threads (see SetCurrentThreadName).
+  const char* thread_name = "ossup-commit";
   // Called on the committer thread after each transaction with its number of items and how long
   // `commit` took (for metrics: batch sizes and commit latency show what bounds throughput).
   std::function<void(int items, absl::Duration commit)> on_batch;
@@ -48,7 +51,10 @@ class GroupCommit {
   GroupCommit(CommitFn commit, GroupCommitOptions options)
       : commit_(std::move(commit)), options_(options) {
     for (int i = 0; i < std::max(1, options_.committers); ++i) {
-      threads_.emplace_back([this] { Run(); });
+      threads_.emplace_back([this] {
+        SetCurrentThreadName(options_.thread_name);
+        Run();
+      });
     }
   }
   ~GroupCommit() {

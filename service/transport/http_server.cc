@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "service/common/thread_name.h"
 
 namespace ossup::transport {
 namespace {
@@ -203,7 +204,10 @@ class BeastHttpServer final : public HttpServer {
     // may have nothing to wait on but handlers answering from the worker pool.
     work_.emplace(net::make_work_guard(ioc_));
     for (int i = 0; i < std::max(1, shared_->options.io_threads); ++i) {
-      threads_.emplace_back([this] { ioc_.run(); });
+      threads_.emplace_back([this] {
+        SetCurrentThreadName("ossup-http");
+        ioc_.run();
+      });
     }
     return absl::OkStatus();
   }

@@ -11,7 +11,8 @@
 // --pg-stat-statements prints the statements' times (needs pg_stat_statements preloaded);
 // --ram-disk keeps the emulator's objects on /dev/shm (as the benchmark does when it can);
 // --load-args="--cq-threads=2" passes more options to ossup-load. The group commit's
-// transactions per second, items and duration come from the service's /metrics.
+// transactions per second, items and duration come from the service's /metrics; --threads
+// splits the service's CPU and context switches by thread name.
 // Creates are measured from 1 s to 9 s of a 10 s run; callbacks for --span seconds from the
 // moment they start being sent (--uploads must outlast that).
 'use strict';
@@ -71,6 +72,27 @@ function switchesOf(pid) {
   }
   return n;
 }
+// CPU ticks and context switches per thread name of one process (the service names its threads).
+function threadsOf(pid) {
+  const byName = {};
+  let tids = [];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch { /* gone */ }
+  for (const tid of tids) {
+    try {
+      const name = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const f = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
+      const st = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      const e = byName[name] || (byName[name] = { ticks: 0, switches: 0, threads: 0 });
+      e.ticks += Number(f[11]) + Number(f[12]);
+      e.switches += Number(st.match(/^voluntary_ctxt_switches:\s*(\d+)/m)[1]) +
+        Number(st.match(/^nonvoluntary_ctxt_switches:\s*(\d+)/m)[1]);
+      e.threads += 1;
+    } catch { /* thread gone */ }
+  }
+  return byName;
+}
 function machineTicks() {
   const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
   return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
@@ -127,7 +149,7 @@ async function main() {
     const servicePid = stack.services[0].child.pid;
     const writes = name === 'create' ? 'creates' : 'callbacks';
     const groupBefore = await groupCommitTotals(stack.httpUrl, writes);
-    const before = { byName: ticksByName(), machine: machineTicks(),
+    const before = { byName: ticksByName(), machine: machineTicks(), threads: threadsOf(servicePid),
                      switches: [switchesOf(servicePid), switchesOf(child.pid)] };
     const t0 = Date.now();
     if (flags.perf) {
@@ -137,7 +159,7 @@ async function main() {
     } else {
       await new Promise((r) => setTimeout(r, span * 1000));
     }
-    const after = { byName: ticksByName(), machine: machineTicks(),
+    const after = { byName: ticksByName(), machine: machineTicks(), threads: threadsOf(servicePid),
                     switches: [switchesOf(servicePid), switchesOf(child.pid)] };
     const seconds = (Date.now() - t0) / 1000;
     const groupAfter = await groupCommitTotals(stack.httpUrl, writes);
@@ -165,6 +187,18 @@ async function main() {
       .sort((x, y) => y[1] - x[1]);
     for (const [k, cpu] of rows) {
       console.log(`  ${k.padEnd(24)} ${(cpu / seconds * 100).toFixed(0).padStart(4)} % of a core  ${(cpu / seconds / rate * 1e6).toFixed(1).padStart(7)} µs per operation`);
+    }
+    if (flags.threads) {
+      console.log('  service threads:');
+      const names = Object.keys(after.threads)
+        .map((k) => [k, after.threads[k], before.threads[k] || { ticks: 0, switches: 0 }])
+        .filter(([, a, b]) => a.ticks > b.ticks)
+        .sort((x, y) => (y[1].ticks - y[2].ticks) - (x[1].ticks - x[2].ticks));
+      for (const [k, a, b] of names) {
+        const cpu = (a.ticks - b.ticks) / TICKS;
+        console.log(`    ${k.padEnd(18)} x${String(a.threads).padEnd(3)} ${(cpu / seconds / rate * 1e6).toFixed(1).padStart(7)} µs and ` +
+          `${((a.switches - b.switches) / seconds / rate).toFixed(2)} switches per operation`);
+      }
     }
   } finally {
     await stack.stop();
