@@ -149,7 +149,18 @@ async function startStack(options = {}) {
   const services = [];
   try {
     for (let i = 0; i < (options.replicas || 1); i++) {
-      services.push(await startService(await writeServiceConfig(i)));
+      // The HTTP port is chosen before the start (the callback URL names it), so another process
+      // may take it in between (outgoing connections use the same port range): then try another.
+      for (let attempt = 1; ; attempt++) {
+        const logSize = fs.statSync(log).size;
+        try {
+          services.push(await startService(await writeServiceConfig(i)));
+          break;
+        } catch (err) {
+          const tail = fs.readFileSync(log, 'utf8').slice(logSize);
+          if (attempt >= 3 || !/cannot listen on .*Address already in use/.test(tail)) throw err;
+        }
+      }
     }
   } catch (err) {
     // Leave nothing behind: started replicas, the emulator, the database; the logs stay.
