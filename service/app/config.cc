@@ -244,6 +244,21 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& ba
     }
   }
   OSSUP_RETURN_IF_ERROR(Get(doc, "confirm_with_head_object", &c.confirm_with_head_object, ""));
+  if (doc.contains("head_object")) {
+    const json& h = doc["head_object"];
+    if (!h.is_object()) return absl::InvalidArgumentError("config: head_object must be an object");
+    OSSUP_RETURN_IF_ERROR(Get(h, "max_in_flight", &c.head_object_max_in_flight, "head_object."));
+    OSSUP_RETURN_IF_ERROR(Get(h, "max_connections_per_host",
+                              &c.head_object_max_connections_per_host, "head_object."));
+    if (c.head_object_max_in_flight < 1 || c.head_object_max_in_flight > 1'000'000) {
+      return absl::InvalidArgumentError("config: head_object.max_in_flight must be 1-1000000");
+    }
+    if (c.head_object_max_connections_per_host < 1 ||
+        c.head_object_max_connections_per_host > 10'000) {
+      return absl::InvalidArgumentError(
+          "config: head_object.max_connections_per_host must be 1-10000");
+    }
+  }
   int64_t grace_seconds = -1;
   OSSUP_RETURN_IF_ERROR(Get(doc, "expiry_grace_seconds", &grace_seconds, ""));
   if (grace_seconds >= 0) c.expiry_grace = absl::Seconds(grace_seconds);

@@ -49,6 +49,10 @@ struct Config {
   bool allow_insecure_key_fetch = false;
 
   bool confirm_with_head_object = true;
+  // HeadObject confirmations waiting for OSS at once (beyond, a callback is answered 503), and
+  // connections open to one OSS host.
+  int head_object_max_in_flight = 4096;
+  int head_object_max_connections_per_host = 128;
   absl::Duration event_retention = absl::Hours(24 * 7);
   absl::Duration expiry_sweep_interval = absl::Seconds(1);
   // PENDING uploads expire this long after expire_time (OSS calls back after storing).

@@ -92,6 +92,26 @@ TEST_F(ConfigTest, BadConfigNamesTheSetting) {
       HasSubstr("missing.pem"));
 }
 
+TEST_F(ConfigTest, HeadObjectLimits) {
+  auto defaults = ParseConfig(Json(), dir_);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->head_object_max_in_flight, 4096);
+  EXPECT_EQ(defaults->head_object_max_connections_per_host, 128);
+  auto set = ParseConfig(
+      Json(R"(,"head_object":{"max_in_flight":100,"max_connections_per_host":16})"), dir_);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->head_object_max_in_flight, 100);
+  EXPECT_EQ(set->head_object_max_connections_per_host, 16);
+  EXPECT_THAT(ParseConfig(Json(R"(,"head_object":{"max_in_flight":0})"), dir_).status().message(),
+              HasSubstr("head_object.max_in_flight must be 1-1000000"));
+  EXPECT_THAT(ParseConfig(Json(R"(,"head_object":{"max_connections_per_host":20000})"), dir_)
+                  .status()
+                  .message(),
+              HasSubstr("head_object.max_connections_per_host must be 1-10000"));
+  EXPECT_THAT(ParseConfig(Json(R"(,"head_object":7)"), dir_).status().message(),
+              HasSubstr("head_object must be an object"));
+}
+
 TEST_F(ConfigTest, EnvironmentOverridesTheFile) {
   auto c = ParseConfig(Json(), dir_);
   ASSERT_TRUE(c.ok());

@@ -520,14 +520,20 @@ int Main(int argc, char** argv) {
     verify.allowed_key_url_prefixes = prefixes;
     verify.max_body_bytes = config->max_callback_body_bytes;
     verifier = std::make_unique<protocol::CallbackVerifier>(keys.get(), verify);
+    remote::CurlOssClientOptions oss_options;
+    oss_options.max_in_flight = config->head_object_max_in_flight;
+    oss_options.max_connections_per_host = config->head_object_max_connections_per_host;
+    // Idle connections kept for reuse: half the per-host cap, as concurrent confirmations
+    // usually need.
+    oss_options.max_idle_connections = std::max(1, oss_options.max_connections_per_host / 2);
     absl::StatusOr<std::unique_ptr<remote::CurlOssClient>> client =
-        remote::CurlOssClient::Create(&clock);
+        remote::CurlOssClient::Create(&clock, oss_options);
     if (!client.ok()) return Fail("OSS client", client.status());
     oss = *std::move(client);
     registry.AddGaugeCallback(
         "ossup_oss_head_requests_in_flight",
-        absl::StrCat("HeadObject confirmations waiting for OSS (beyond ",
-                     remote::CurlOssClient::kMaxInFlight, " a callback is answered 503)."),
+        absl::StrCat("HeadObject confirmations waiting for OSS (beyond ", oss->max_in_flight(),
+                     " a callback is answered 503)."),
         {}, [client = oss.get()] {
           return std::vector<metrics::Sample>{{{}, static_cast<double>(client->InFlight())}};
         });

@@ -97,21 +97,25 @@ struct CurlOssClient::Transfer {
   HeadObjectDone done;
 };
 
-absl::StatusOr<std::unique_ptr<CurlOssClient>> CurlOssClient::Create(const Clock* clock) {
+absl::StatusOr<std::unique_ptr<CurlOssClient>> CurlOssClient::Create(
+    const Clock* clock, const CurlOssClientOptions& options) {
+  if (options.max_in_flight < 1 || options.max_connections_per_host < 1 ||
+      options.max_idle_connections < 1) {
+    return absl::InvalidArgumentError("OSS client: every limit must be at least 1");
+  }
   OSSUP_RETURN_IF_ERROR(CurlGlobalInitOnce());
   CurlMulti multi(curl_multi_init());
   if (!multi) return absl::InternalError("curl_multi_init failed");
-  // Idle connections kept for reuse, as many as concurrent confirmations usually need; at most
-  // 128 open to one host (beyond, requests wait inside libcurl, within their timeouts), so a
-  // burst or a slow OSS cannot take thousands of sockets.
-  curl_multi_setopt(multi.get(), CURLMOPT_MAXCONNECTS, 64L);
-  curl_multi_setopt(multi.get(), CURLMOPT_MAX_HOST_CONNECTIONS, 128L);
-  return std::unique_ptr<CurlOssClient>(
-      new CurlOssClient(clock != nullptr ? clock : &RealClock::Get(), std::move(multi)));
+  curl_multi_setopt(multi.get(), CURLMOPT_MAXCONNECTS,
+                    static_cast<long>(options.max_idle_connections));
+  curl_multi_setopt(multi.get(), CURLMOPT_MAX_HOST_CONNECTIONS,
+                    static_cast<long>(options.max_connections_per_host));
+  return std::unique_ptr<CurlOssClient>(new CurlOssClient(
+      clock != nullptr ? clock : &RealClock::Get(), std::move(multi), options.max_in_flight));
 }
 
-CurlOssClient::CurlOssClient(const Clock* clock, CurlMulti multi)
-    : clock_(clock), multi_(std::move(multi)), thread_([this] {
+CurlOssClient::CurlOssClient(const Clock* clock, CurlMulti multi, int max_in_flight)
+    : clock_(clock), max_in_flight_(max_in_flight), multi_(std::move(multi)), thread_([this] {
         SetCurrentThreadName("ossup-oss-head");
         Run();
       }) {}
@@ -194,9 +198,9 @@ void CurlOssClient::HeadObjectAsync(const OssEndpoint& endpoint,
     absl::MutexLock lock(&mu_);
     if (stopping_) {
       refused = absl::UnavailableError("HeadObject: the OSS client is stopping");
-    } else if (in_flight_ >= kMaxInFlight) {
+    } else if (in_flight_ >= max_in_flight_) {
       refused = absl::UnavailableError(
-          absl::StrCat("HeadObject: ", kMaxInFlight, " requests already wait for OSS"));
+          absl::StrCat("HeadObject: ", max_in_flight_, " requests already wait for OSS"));
     } else {
       ++in_flight_;
       incoming_.push_back(std::move(t));

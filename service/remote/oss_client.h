@@ -66,13 +66,22 @@ class OssClient {
 // one cost a worker thread's wake-up and sleep, which on 2 cores was a large part of the
 // callback's CPU. The connections (kept alive, and over HTTPS already handshaken) live in the
 // multi handle and are reused by later requests.
-class CurlOssClient final : public OssClient {
- public:
+struct CurlOssClientOptions {
   // Requests waiting for OSS at once; beyond this HeadObject answers Unavailable at once, so an
   // OSS slowdown turns into quick 503s (OSS reports CallbackFailed) rather than unbounded memory.
-  static constexpr int kMaxInFlight = 4096;
+  int max_in_flight = 4096;
+  // Connections open to one OSS host at most (beyond, requests wait inside libcurl, within their
+  // timeouts), so a burst or a slow OSS cannot take thousands of sockets.
+  int max_connections_per_host = 128;
+  // Idle connections kept for reuse.
+  int max_idle_connections = 64;
+};
 
-  static absl::StatusOr<std::unique_ptr<CurlOssClient>> Create(const Clock* clock);
+class CurlOssClient final : public OssClient {
+ public:
+  // InvalidArgument when an option is below 1.
+  static absl::StatusOr<std::unique_ptr<CurlOssClient>> Create(
+      const Clock* clock, const CurlOssClientOptions& options = {});
   // Finishes the requests in flight (each within its timeout, calling its `done`), then stops.
   ~CurlOssClient() override;
 
@@ -80,8 +89,9 @@ class CurlOssClient final : public OssClient {
                                         const protocol::Credentials& credentials,
                                         absl::string_view bucket, absl::string_view key,
                                         absl::Duration timeout) override;
-  // Requests waiting for OSS now (for a gauge).
+  // Requests waiting for OSS now (for a gauge), and at most.
   int InFlight();
+  int max_in_flight() const { return max_in_flight_; }
 
   // `done` runs on the client's thread: it must not throw, block, or call HeadObject() (which
   // would wait for that very thread); calling HeadObjectAsync again is fine. No call may race
@@ -93,13 +103,14 @@ class CurlOssClient final : public OssClient {
  private:
   struct Transfer;
 
-  CurlOssClient(const Clock* clock, CurlMulti multi);
+  CurlOssClient(const Clock* clock, CurlMulti multi, int max_in_flight);
   void Run();
   void Finish(std::unique_ptr<Transfer> transfer, CURLcode rc);
   CurlEasy AcquireHandle();
   void ReleaseHandle(CurlEasy handle);
 
   const Clock* clock_;
+  const int max_in_flight_;
   protocol::SigningKeyCache key_cache_;
   const CurlMulti multi_;
   absl::Mutex idle_mu_;

@@ -83,6 +83,37 @@ TEST_F(CurlOssClientTest, MapsOssAnswersToStatusCodes) {
   EXPECT_EQ(call("missing").code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Beyond max_in_flight a request is refused at once, without reaching OSS.
+TEST_F(CurlOssClientTest, RefusesRequestsBeyondTheInFlightLimit) {
+  server_.Set("/slow", {200, kObjectHeaders, "abc", absl::Milliseconds(300)});
+  EXPECT_FALSE(CurlOssClient::Create(&clock_, {.max_in_flight = 0}).ok());
+  auto client = CurlOssClient::Create(&clock_, {.max_in_flight = 2});
+  ASSERT_TRUE(client.ok()) << client.status();
+  EXPECT_EQ((*client)->max_in_flight(), 2);
+  absl::BlockingCounter answered(3);
+  absl::Mutex mu;
+  std::vector<absl::Status> results;
+  for (int i = 0; i < 3; ++i) {
+    (*client)->HeadObjectAsync(endpoint_, credentials_, "media", "slow", absl::Seconds(5),
+                               [&](absl::StatusOr<ObjectHead> head) {
+                                 {
+                                   absl::MutexLock lock(&mu);
+                                   results.push_back(head.status());
+                                 }
+                                 answered.DecrementCount();
+                               });
+  }
+  answered.Wait();
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(results.size(), 3u);
+  // The refusal comes first: the other two wait 300 ms for the server.
+  EXPECT_TRUE(absl::IsUnavailable(results[0])) << results[0];
+  EXPECT_THAT(results[0].message(), HasSubstr("2 requests already wait for OSS"));
+  EXPECT_TRUE(results[1].ok()) << results[1];
+  EXPECT_TRUE(results[2].ok()) << results[2];
+  EXPECT_EQ(server_.requests(), 2);
+}
+
 // No thread waits per request: slow answers overlap, and each is delivered once to its caller.
 TEST_F(CurlOssClientTest, AsyncRequestsRunConcurrently) {
   server_.Set("/slow", {200, kObjectHeaders, "abc", absl::Milliseconds(400)});
