@@ -85,10 +85,7 @@ class Notifier {
   // `origin` names this process in the NOTIFY payload, so its own listener ignores the echo.
   Notifier(storage::Database* db, absl::Duration interval, std::string origin)
       : db_(db), interval_(interval), origin_(std::move(origin)) {
-    thread_ = std::thread([this] {
-      SetCurrentThreadName("ossup-notify");
-      Run();
-    });
+    thread_ = NamedThread("ossup-notify", [this] { Run(); });
   }
   ~Notifier() {
     {
@@ -132,10 +129,9 @@ class Notifier {
 class PeriodicTask {
  public:
   PeriodicTask(absl::Duration interval, std::function<void()> tick, const char* thread_name)
-      : interval_(interval), tick_(std::move(tick)), thread_([this, thread_name] {
-          SetCurrentThreadName(thread_name);
-          Run();
-        }) {}
+      : interval_(interval),
+        tick_(std::move(tick)),
+        thread_(NamedThread(thread_name, [this] { Run(); })) {}
   ~PeriodicTask() {
     {
       absl::MutexLock lock(&mu_);

@@ -16,6 +16,12 @@ std::string NameOfThisThread() {
   return name;
 }
 
+TEST(ThreadNameTest, NamedThreadRunsItsBodyUnderItsName) {
+  std::string name;
+  NamedThread("ossup-named", [&] { name = NameOfThisThread(); }).join();
+  EXPECT_EQ(name, "ossup-named");
+}
+
 TEST(ThreadNameTest, NamesTheCallingThreadAndKeepsFifteenBytes) {
   std::string short_name, long_name;
   std::thread([&] {

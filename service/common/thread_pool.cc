@@ -6,10 +6,7 @@ namespace ossup {
 
 ThreadPool::ThreadPool(int threads, size_t max_queue, const char* name) : max_queue_(max_queue) {
   for (int i = 0; i < std::max(1, threads); ++i) {
-    threads_.emplace_back([this, name] {
-      SetCurrentThreadName(name);
-      Run();
-    });
+    threads_.push_back(NamedThread(name, [this] { Run(); }));
   }
 }
 

@@ -15,7 +15,7 @@ namespace ossup {
 // beyond it so overload turns into fast RESOURCE_EXHAUSTED answers rather than unbounded memory.
 class ThreadPool {
  public:
-  // `name` names the threads (see SetCurrentThreadName).
+  // `name` names the threads (see NamedThread): a literal, or as long-lived.
   ThreadPool(int threads, size_t max_queue, const char* name = "ossup-pool");
   ~ThreadPool();  // runs what is queued, then joins
   ThreadPool(const ThreadPool&) = delete;

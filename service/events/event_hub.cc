@@ -115,10 +115,7 @@ absl::Status EventHub::Start() {
     helpers_ =
         std::make_unique<ThreadPool>(delivery_threads_ - 1, delivery_threads_, "ossup-hub-help");
   }
-  thread_ = std::thread([this] {
-    SetCurrentThreadName("ossup-hub");
-    Run();
-  });
+  thread_ = NamedThread("ossup-hub", [this] { Run(); });
   return absl::OkStatus();
 }
 
@@ -366,11 +363,11 @@ absl::StatusOr<std::shared_ptr<Subscription>> EventHub::Subscribe(SubscriptionFi
     return absl::ResourceExhaustedError("too many streams are catching up; retry shortly");
   }
   auto done = std::make_shared<std::atomic<bool>>(false);
-  catch_up_threads_.push_back(CatchUpThread{std::thread([this, sub, after_sequence, done] {
-                                              SetCurrentThreadName("ossup-catch-up");
-                                              CatchUp(sub, after_sequence);
-                                              done->store(true);
-                                            }),
+  catch_up_threads_.push_back(CatchUpThread{NamedThread("ossup-catch-up",
+                                                        [this, sub, after_sequence, done] {
+                                                          CatchUp(sub, after_sequence);
+                                                          done->store(true);
+                                                        }),
                                             done});
   return sub;
 }

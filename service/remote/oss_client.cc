@@ -115,10 +115,10 @@ absl::StatusOr<std::unique_ptr<CurlOssClient>> CurlOssClient::Create(
 }
 
 CurlOssClient::CurlOssClient(const Clock* clock, CurlMulti multi, int max_in_flight)
-    : clock_(clock), max_in_flight_(max_in_flight), multi_(std::move(multi)), thread_([this] {
-        SetCurrentThreadName("ossup-oss-head");
-        Run();
-      }) {}
+    : clock_(clock),
+      max_in_flight_(max_in_flight),
+      multi_(std::move(multi)),
+      thread_(NamedThread("ossup-oss-head", [this] { Run(); })) {}
 
 CurlOssClient::~CurlOssClient() {
   {

@@ -57,10 +57,7 @@ absl::Status EventListener::Start() {
   if (pipe2(stop_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
     return absl::InternalError("listener: pipe2 failed");
   }
-  thread_ = std::thread([this] {
-    SetCurrentThreadName("ossup-listen");
-    Run();
-  });
+  thread_ = NamedThread("ossup-listen", [this] { Run(); });
   return absl::OkStatus();
 }
 

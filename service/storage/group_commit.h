@@ -28,7 +28,7 @@ struct GroupCommitOptions {
   // Items queued beyond this are refused (SubmitAsync returns false): overload must turn into a
   // fast RESOURCE_EXHAUSTED, not unbounded memory.
   int max_queue = 4096;
-  // Names the committer threads (see SetCurrentThreadName).
+  // Names the committer threads (see SetCurrentThreadName); a literal, or as long-lived.
   const char* thread_name = "ossup-commit";
   // Called on the committer thread after each transaction with its number of items and how long
   // `commit` took (for metrics: batch sizes and commit latency show what bounds throughput).
@@ -51,10 +51,7 @@ class GroupCommit {
   GroupCommit(CommitFn commit, GroupCommitOptions options)
       : commit_(std::move(commit)), options_(options) {
     for (int i = 0; i < std::max(1, options_.committers); ++i) {
-      threads_.emplace_back([this] {
-        SetCurrentThreadName(options_.thread_name);
-        Run();
-      });
+      threads_.push_back(NamedThread(options_.thread_name, [this] { Run(); }));
     }
   }
   ~GroupCommit() {

@@ -204,10 +204,7 @@ class BeastHttpServer final : public HttpServer {
     // may have nothing to wait on but handlers answering from the worker pool.
     work_.emplace(net::make_work_guard(ioc_));
     for (int i = 0; i < std::max(1, shared_->options.io_threads); ++i) {
-      threads_.emplace_back([this] {
-        SetCurrentThreadName("ossup-http");
-        ioc_.run();
-      });
+      threads_.push_back(NamedThread("ossup-http", [this] { ioc_.run(); }));
     }
     return absl::OkStatus();
   }
