@@ -59,13 +59,7 @@ class OssClient {
   }
 };
 
-// libcurl implementation with V4 header signing (protocol::SignRequestV4).
-//
-// Every request runs on one thread of its own that drives all of them at once (curl multi), so a
-// confirmation occupies no thread while it waits for OSS: with a blocking call per callback, each
-// one cost a worker thread's wake-up and sleep, which on 2 cores was a large part of the
-// callback's CPU. The connections (kept alive, and over HTTPS already handshaken) live in the
-// multi handle and are reused by later requests.
+// Limits of CurlOssClient (config: head_object.*).
 struct CurlOssClientOptions {
   // Requests waiting for OSS at once; beyond this HeadObject answers Unavailable at once, so an
   // OSS slowdown turns into quick 503s (OSS reports CallbackFailed) rather than unbounded memory.
@@ -77,6 +71,13 @@ struct CurlOssClientOptions {
   int max_idle_connections = 64;
 };
 
+// libcurl implementation with V4 header signing (protocol::SignRequestV4).
+//
+// Every request runs on one thread of its own that drives all of them at once (curl multi), so a
+// confirmation occupies no thread while it waits for OSS: with a blocking call per callback, each
+// one cost a worker thread's wake-up and sleep, which on 2 cores was a large part of the
+// callback's CPU. The connections (kept alive, and over HTTPS already handshaken) live in the
+// multi handle and are reused by later requests.
 class CurlOssClient final : public OssClient {
  public:
   // InvalidArgument when an option is below 1.
