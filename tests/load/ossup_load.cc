@@ -379,16 +379,22 @@ std::vector<SignedCallback> PrepareCallbacks(const Common& c, const CallbackFlag
   return out;
 }
 
-// Sends one callback on a kept-alive handle; returns the HTTP status (0 on transport errors).
-long SendCallback(CURL* h, const SignedCallback& cb, curl_slist* headers) {
-  std::string body;
+// Makes `h` POST `cb` with `headers` (which, like `body`, must live until the transfer ends);
+// the answer's body goes to `body`.
+void SetCallbackRequest(CURL* h, const SignedCallback& cb, curl_slist* headers, std::string* body) {
   curl_easy_setopt(h, CURLOPT_URL, cb.url.c_str());
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, cb.body.data());
   curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(cb.body.size()));
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Collect);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+}
+
+// Sends one callback on a kept-alive handle; returns the HTTP status (0 on transport errors).
+long SendCallback(CURL* h, const SignedCallback& cb, curl_slist* headers) {
+  std::string body;
+  SetCallbackRequest(h, cb, headers, &body);
   if (curl_easy_perform(h) != CURLE_OK) return 0;
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -428,13 +434,7 @@ Json RunCallbacks(const Common& c, const CallbackFlags& f) {
     slot.headers = HeaderList(cb);
     slot.body.clear();
     CURL* h = slot.easy.get();
-    curl_easy_setopt(h, CURLOPT_URL, cb.url.c_str());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, cb.body.data());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(cb.body.size()));
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, slot.headers.get());
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &slot.body);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    SetCallbackRequest(h, cb, slot.headers.get(), &slot.body);
     curl_easy_setopt(h, CURLOPT_PRIVATE, &slot);
     slot.start = absl::Now();
     if (curl_multi_add_handle(multi.get(), h) == CURLM_OK) return true;
