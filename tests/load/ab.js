@@ -15,18 +15,10 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { startStack, ROOT } = require('../e2e/stack');
+const { parseFlags } = require('./flags');
 const { benchSigningKey } = require('./signing_key');
 
-const flags = {};
-const scenarios = [];
-for (const a of process.argv.slice(2)) {
-  if (a.startsWith('--')) {
-    const i = a.indexOf('=');
-    flags[i < 0 ? a.slice(2) : a.slice(2, i)] = i < 0 ? true : a.slice(i + 1);
-  } else {
-    scenarios.push(a);
-  }
-}
+const { flags, positional: scenarios } = parseFlags(process.argv.slice(2));
 const rounds = Number(flags.rounds || 3);
 const defaultLoad = path.join(process.env.OSSUP_BUILD_DIR || path.join(ROOT, 'build'), 'tests/load/ossup-load');
 

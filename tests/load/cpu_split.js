@@ -22,26 +22,20 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { startStack, ROOT } = require('../e2e/stack');
+const { parseFlags } = require('./flags');
 const { benchSigningKey } = require('./signing_key');
 
-const flags = {};
-let scenario = '';
-for (const a of process.argv.slice(2)) {
-  if (a.startsWith('--')) {
-    const i = a.indexOf('=');
-    flags[i < 0 ? a.slice(2) : a.slice(2, i)] = i < 0 ? true : a.slice(i + 1);
-  } else {
-    scenario = a;
-  }
-}
+const { flags, positional } = parseFlags(process.argv.slice(2));
+const scenario = positional.pop() || '';
 const build = process.env.OSSUP_BUILD_DIR || path.join(ROOT, 'build');
 const service = flags.service || path.join(build, 'service/app/oss-upload-orchestrator');
 const load = flags.load || path.join(build, 'tests/load/ossup-load');
 const TICKS = 100;  // USER_HZ
 
-function ticksOf(pid) {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(fields[11]) + Number(fields[12]);  // utime + stime, all threads
+// utime + stime, in ticks, from a /proc/.../stat file (of a process: all its threads).
+function statTicks(file) {
+  const fields = fs.readFileSync(file, 'utf8').split(') ')[1].split(' ');
+  return Number(fields[11]) + Number(fields[12]);
 }
 // CPU ticks per process name, over every process on the machine (PostgreSQL is many).
 function ticksByName() {
@@ -49,49 +43,39 @@ function ticksByName() {
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const name = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-      byName[name] = (byName[name] || 0) + ticksOf(pid);
+      byName[name] = (byName[name] || 0) + statTicks(`/proc/${pid}/stat`);
     } catch { /* gone meanwhile */ }
   }
   return byName;
 }
-// NaN once the process has exited.
-function switchesOf(pid) {
-  let n = 0;
+// CPU ticks and context switches per thread name of one process (the service names its threads);
+// null once the process has exited.
+function threadsOf(pid) {
   let tids;
   try {
     tids = fs.readdirSync(`/proc/${pid}/task`);
   } catch {
-    return NaN;
+    return null;
   }
-  for (const tid of tids) {
-    try {
-      const st = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-      n += Number(st.match(/^voluntary_ctxt_switches:\s*(\d+)/m)[1]) +
-        Number(st.match(/^nonvoluntary_ctxt_switches:\s*(\d+)/m)[1]);
-    } catch { /* thread gone */ }
-  }
-  return n;
-}
-// CPU ticks and context switches per thread name of one process (the service names its threads).
-function threadsOf(pid) {
   const byName = {};
-  let tids = [];
-  try {
-    tids = fs.readdirSync(`/proc/${pid}/task`);
-  } catch { /* gone */ }
   for (const tid of tids) {
+    const task = `/proc/${pid}/task/${tid}`;
     try {
-      const name = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      const f = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
-      const st = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      const name = fs.readFileSync(`${task}/comm`, 'utf8').trim();
+      const st = fs.readFileSync(`${task}/status`, 'utf8');
       const e = byName[name] || (byName[name] = { ticks: 0, switches: 0, threads: 0 });
-      e.ticks += Number(f[11]) + Number(f[12]);
+      e.ticks += statTicks(`${task}/stat`);
       e.switches += Number(st.match(/^voluntary_ctxt_switches:\s*(\d+)/m)[1]) +
         Number(st.match(/^nonvoluntary_ctxt_switches:\s*(\d+)/m)[1]);
       e.threads += 1;
     } catch { /* thread gone */ }
   }
   return byName;
+}
+// Context switches of all of a process's threads; NaN once it has exited.
+function switchesOf(pid) {
+  const threads = threadsOf(pid);
+  return threads ? Object.values(threads).reduce((n, t) => n + t.switches, 0) : NaN;
 }
 function machineTicks() {
   const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
@@ -149,7 +133,7 @@ async function main() {
     const servicePid = stack.services[0].child.pid;
     const writes = name === 'create' ? 'creates' : 'callbacks';
     const groupBefore = await groupCommitTotals(stack.httpUrl, writes);
-    const before = { byName: ticksByName(), machine: machineTicks(), threads: threadsOf(servicePid),
+    const before = { byName: ticksByName(), machine: machineTicks(), threads: threadsOf(servicePid) || {},
                      switches: [switchesOf(servicePid), switchesOf(child.pid)] };
     const t0 = Date.now();
     if (flags.perf) {
@@ -159,7 +143,7 @@ async function main() {
     } else {
       await new Promise((r) => setTimeout(r, span * 1000));
     }
-    const after = { byName: ticksByName(), machine: machineTicks(), threads: threadsOf(servicePid),
+    const after = { byName: ticksByName(), machine: machineTicks(), threads: threadsOf(servicePid) || {},
                     switches: [switchesOf(servicePid), switchesOf(child.pid)] };
     const seconds = (Date.now() - t0) / 1000;
     const groupAfter = await groupCommitTotals(stack.httpUrl, writes);
