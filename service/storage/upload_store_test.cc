@@ -49,6 +49,14 @@ class UploadStoreTest : public testing::StoreTest {
   static CallbackInput CallbackFor(const Upload& u, int64_t size = 1234) {
     return CallbackInput{u.id, u.callback_token_sha256, ObjectOf(u, size)};
   }
+  // The same request as `u` sent again (same request id and fingerprint) as a new upload: a new
+  // id, created at `at`.
+  static Upload ReplayOf(const Upload& u, absl::Time at) {
+    Upload replay = testing::NewUpload(u.ns, u.subject, at);
+    replay.request_id = u.request_id;
+    replay.request_fingerprint = u.request_fingerprint;
+    return replay;
+  }
   static std::optional<std::string> AcceptAll(const Upload&, const ObjectInfo&) {
     return std::nullopt;
   }
@@ -109,9 +117,7 @@ TEST_F(UploadStoreTest, IdempotentCreateBySameRequest) {
   u.request_fingerprint = std::string(32, 'f');
   ASSERT_TRUE(store_->Create(u).ok());
 
-  Upload retry = testing::NewUpload("ns-a", "s", t0_ + absl::Seconds(3));  // new id, same request
-  retry.request_id = u.request_id;
-  retry.request_fingerprint = u.request_fingerprint;
+  Upload retry = ReplayOf(u, t0_ + absl::Seconds(3));
   absl::StatusOr<CreateResult> again = store_->Create(retry);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_FALSE(again->created);
@@ -137,9 +143,7 @@ TEST_F(UploadStoreTest, CreateManyInsertsABatchWithCreatesExactSemantics) {
   first.request_fingerprint = std::string(32, 'f');
   first.metadata = {{"album", "x"}};
   first.content_types = {"image/png", "image/jpeg"};
-  Upload replay = testing::NewUpload("ns-a", "s", t0_);  // same request, new id
-  replay.request_id = first.request_id;
-  replay.request_fingerprint = first.request_fingerprint;
+  Upload replay = ReplayOf(first, t0_);
   Upload clash = replay;  // same request id, different request
   clash.id = testing::NewUpload("ns-a", "s", t0_).id;
   clash.request_fingerprint = std::string(32, 'g');
@@ -201,10 +205,7 @@ TEST_F(UploadStoreTest, CreateManyKeepsSpecialTextExactly) {
   ASSERT_TRUE(writers.ok()) << writers.status();
   EXPECT_EQ((*writers)[0][0].as<int>(), 1);
   // The idempotency key and its fingerprint were stored as given: the replay finds the row.
-  Upload replay = testing::NewUpload("ns-a", odd.subject, t0_);
-  replay.request_id = odd.request_id;
-  replay.request_fingerprint = odd.request_fingerprint;
-  absl::StatusOr<CreateResult> again = store_->Create(replay);
+  absl::StatusOr<CreateResult> again = store_->Create(ReplayOf(odd, t0_));
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_FALSE(again->created);
   EXPECT_EQ(again->upload.id, odd.id);
