@@ -50,6 +50,7 @@ async function main() {
         const stack = await startStack({
           serviceCommand: (file) => [service, [`--config=${file}`]],
           emulatorDataDir: flags[`${lower}-ram-disk`] ? '/dev/shm' : undefined,
+          quietEmulator: true,
           serviceConfig: { callback_keys: signing.callbackKeys },
         });
         try {

@@ -138,6 +138,7 @@ async function main() {
   console.error(`emulator objects: ${ramDisk ? `on ${ramDisk} (RAM disk)` : 'in the temp folder (no RAM disk with 2 GiB free)'}`);
   const stack = await startStack({
     emulatorDataDir: ramDisk,
+    quietEmulator: true,
     serviceConfig: {
       callback_keys: signing.callbackKeys,
       ...(args['no-head-object'] ? { confirm_with_head_object: false } : {}),

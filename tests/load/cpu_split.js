@@ -103,6 +103,7 @@ async function main() {
   const signing = benchSigningKey(dir);
   const stack = await startStack({
     emulatorDataDir: flags['ram-disk'] ? '/dev/shm' : undefined,
+    quietEmulator: true,
     serviceCommand: (file) => [service, [`--config=${file}`]],
     serviceConfig: { callback_keys: signing.callbackKeys },
   });
