@@ -8,8 +8,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pqxx/connection"
+#include "pqxx/transaction"
 #include "service/storage/callback_batcher.h"
 #include "service/storage/codec.h"
 #include "service/storage/storage_test_util.h"
@@ -411,6 +414,68 @@ TEST_F(UploadStoreTest, RowsChangedAfterTheOptimisticReadAreDecidedOnTheLockingP
   EXPECT_EQ(events[3].upload.id, untouched.id);
   EXPECT_EQ(events[3].sequence, (*results)[2]->sequence);
   EXPECT_EQ(LastSequence(), before + 4);
+}
+
+// A deadlock between the optimistic write and another transaction rolls the write back; the
+// batch is then decided again on the locking path, once the other transaction has ended. The
+// other transaction holds the event counter row, and then wants the upload row the write has
+// updated while waiting for that counter row.
+TEST_F(UploadStoreTest, DeadlockedOptimisticWriteIsDecidedAgainOnTheLockingPath) {
+  const Upload u = MustCreate("ns-a", "s", t0_);
+  pqxx::connection other(scratch_->dsn());
+  pqxx::work other_txn(other);
+  // The detector runs in whichever waiter's deadlock_timeout passes first: the write's (the
+  // server default, 1 s, counted from before this side waits), not this side's.
+  other_txn.exec("SET LOCAL deadlock_timeout = '60s'");
+  std::thread other_side;
+  std::atomic<bool> write_was_waiting{false};
+  std::atomic<bool> other_update_returned{false};
+  int reads = 0;
+  UploadStoreOptions options;
+  options.after_optimistic_read_for_tests = [&] {
+    if (reads++ > 0) return;
+    other_txn.exec("UPDATE event_log_head SET last_sequence = last_sequence WHERE id = 1");
+    other_side = std::thread([&] {
+      // Once the write waits for the counter row, it has updated u's row: want that row too.
+      for (int i = 0; i < 1000 && !write_was_waiting; ++i) {
+        absl::StatusOr<pqxx::result> waiting =
+            testing::QueryOnce(scratch_->dsn(),
+                               "SELECT count(*) FROM pg_stat_activity"
+                               " WHERE datname = current_database() AND wait_event_type = 'Lock'");
+        if (waiting.ok() && (*waiting)[0][0].as<int>() > 0) write_was_waiting = true;
+        if (!write_was_waiting) absl::SleepFor(absl::Milliseconds(10));
+      }
+      try {
+        // Returns only once the write has ended: it cannot commit while this side holds the
+        // counter row, so it was rolled back.
+        other_txn.exec_params("UPDATE uploads SET update_time = update_time WHERE id = $1::uuid",
+                              u.id);
+        other_update_returned = true;
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "the other transaction failed instead of the write: " << e.what();
+      }
+      other_txn.abort();
+    });
+  };
+  UploadStore store(db_.get(), options);
+  absl::StatusOr<std::vector<absl::StatusOr<TransitionResult>>> results =
+      store.ApplyCallbacks({CallbackFor(u)}, AcceptAll, t0_ + absl::Minutes(1));
+  if (other_side.joinable()) other_side.join();
+
+  EXPECT_TRUE(write_was_waiting);
+  EXPECT_TRUE(other_update_returned);
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ(reads, 1);  // one optimistic attempt, then the locking path
+  ASSERT_TRUE((*results)[0].ok()) << (*results)[0].status();
+  EXPECT_EQ((*results)[0]->event_type, EventType::kCompleted);
+  EXPECT_TRUE((*results)[0]->event_written);
+  absl::StatusOr<Upload> stored = store.Get("ns-a", u.id);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->state, UploadState::kCompleted);
+  const std::vector<domain::UploadEvent> events = AllEvents("ns-a");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].sequence, (*results)[0]->sequence);
+  EXPECT_EQ(LastSequence(), 1);
 }
 
 // Without changes in between, one optimistic attempt writes rows and events.
