@@ -519,9 +519,6 @@ int Main(int argc, char** argv) {
     remote::CurlOssClientOptions oss_options;
     oss_options.max_in_flight = config->head_object_max_in_flight;
     oss_options.max_connections_per_host = config->head_object_max_connections_per_host;
-    // Idle connections kept for reuse: half the per-host cap, as concurrent confirmations
-    // usually need.
-    oss_options.max_idle_connections = std::max(1, oss_options.max_connections_per_host / 2);
     absl::StatusOr<std::unique_ptr<remote::CurlOssClient>> client =
         remote::CurlOssClient::Create(&clock, oss_options);
     if (!client.ok()) return Fail("OSS client", client.status());

@@ -99,15 +99,14 @@ struct CurlOssClient::Transfer {
 
 absl::StatusOr<std::unique_ptr<CurlOssClient>> CurlOssClient::Create(
     const Clock* clock, const CurlOssClientOptions& options) {
-  if (options.max_in_flight < 1 || options.max_connections_per_host < 1 ||
-      options.max_idle_connections < 1) {
+  if (options.max_in_flight < 1 || options.max_connections_per_host < 1) {
     return absl::InvalidArgumentError("OSS client: every limit must be at least 1");
   }
   OSSUP_RETURN_IF_ERROR(CurlGlobalInitOnce());
   CurlMulti multi(curl_multi_init());
   if (!multi) return absl::InternalError("curl_multi_init failed");
   curl_multi_setopt(multi.get(), CURLMOPT_MAXCONNECTS,
-                    static_cast<long>(options.max_idle_connections));
+                    static_cast<long>(std::max(1, options.max_connections_per_host / 2)));
   curl_multi_setopt(multi.get(), CURLMOPT_MAX_HOST_CONNECTIONS,
                     static_cast<long>(options.max_connections_per_host));
   return std::unique_ptr<CurlOssClient>(new CurlOssClient(

@@ -65,10 +65,9 @@ struct CurlOssClientOptions {
   // OSS slowdown turns into quick 503s (OSS reports CallbackFailed) rather than unbounded memory.
   int max_in_flight = 4096;
   // Connections open to one OSS host at most (beyond, requests wait inside libcurl, within their
-  // timeouts), so a burst or a slow OSS cannot take thousands of sockets.
+  // timeouts), so a burst or a slow OSS cannot take thousands of sockets. Half as many idle ones
+  // are kept for reuse, as concurrent confirmations usually need.
   int max_connections_per_host = 128;
-  // Idle connections kept for reuse.
-  int max_idle_connections = 64;
 };
 
 // libcurl implementation with V4 header signing (protocol::SignRequestV4).
