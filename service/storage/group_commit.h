@@ -122,7 +122,7 @@ class GroupCommit {
       for (Item* item : batch) inputs.push_back(std::move(item->in));
       absl::StatusOr<std::vector<absl::StatusOr<Out>>> results =
           absl::InternalError("group commit: not run");
-      const absl::Time commit_start = absl::Now();
+      const absl::Time commit_start = options_.on_batch ? absl::Now() : absl::InfinitePast();
       try {
         results = commit_(std::move(inputs));
       } catch (const std::exception& e) {  // must not escape the thread: it would terminate
