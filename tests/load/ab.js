@@ -10,35 +10,22 @@
 // emulator objects on /dev/shm. Prints each result as it comes, then all as JSON.
 'use strict';
 
-const { spawn } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { startStack, ROOT } = require('../e2e/stack');
+const { ROOT } = require('../e2e/stack');
 const { parseFlags } = require('./flags');
-const { benchSigningKey } = require('./signing_key');
+const { startBenchStack, run, loadResult } = require('./rig');
 
 const { flags, positional: scenarios } = parseFlags(process.argv.slice(2));
 const rounds = Number(flags.rounds || 3);
 const defaultLoad = path.join(process.env.OSSUP_BUILD_DIR || path.join(ROOT, 'build'), 'tests/load/ossup-load');
-
-function run(cmd, argv) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(err.slice(-1500)))));
-  });
-}
 
 async function main() {
   if (!flags['a-service'] || !flags['b-service'] || scenarios.length === 0) {
     throw new Error('usage: ab.js --a-service=BIN --b-service=BIN [--rounds=N] scenario@C...');
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ossup-ab-'));
-  const signing = benchSigningKey(dir);
   const results = { A: {}, B: {} };
   try {
     for (let r = 0; r < rounds; r++) {
@@ -47,15 +34,10 @@ async function main() {
         const lower = v.toLowerCase();
         const service = flags[`${lower}-service`];
         const load = flags[`${lower}-load`] || defaultLoad;
-        const stack = await startStack({
-          serviceCommand: (file) => [service, [`--config=${file}`]],
-          emulatorDataDir: flags[`${lower}-ram-disk`] ? '/dev/shm' : undefined,
-          quietEmulator: true,
-          serviceConfig: { callback_keys: signing.callbackKeys },
+        const { stack, signing } = await startBenchStack(dir, {
+          service, emulatorDataDir: flags[`${lower}-ram-disk`] ? '/dev/shm' : undefined,
         });
         try {
-          // The load generator signs callbacks itself; the emulator only stores objects.
-          await fetch(`${stack.emulatorUrl}/_emulator/faults`, { method: 'POST', body: JSON.stringify({ callback: 'drop' }) });
           for (const s of scenarios) {
             const [name, c] = s.split('@');
             const common = [`--target=${stack.grpcTarget}`, `--token=${stack.token}`, '--namespace=demo'];
@@ -65,7 +47,7 @@ async function main() {
               streams: ['streams', ...common, '--streams=10000', `--service-pid=${stack.services[0].child.pid}`, ...signing.loadArgs],
             }[name];
             if (!argv) throw new Error(`unknown scenario ${s}`);
-            const out = JSON.parse((await run(load, argv)).trim().split('\n').pop());
+            const out = loadResult(await run(load, argv));
             const value = Math.round(name === 'streams' ? out.fanout_ms : out.throughput_per_s);
             (results[v][s] ||= []).push(value);
             console.error(`round ${r + 1} ${v} ${s}: ${value}${name === 'streams' ? ' ms' : '/s'}`);

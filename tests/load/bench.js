@@ -14,17 +14,15 @@
 // --no-head-object turns the service's HeadObject confirmation off, to show what it costs.
 'use strict';
 
-const { execFileSync, spawn } = require('child_process');
+const { execFileSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { startStack, ROOT } = require('../e2e/stack');
-const { benchSigningKey } = require('./signing_key');
+const { ROOT } = require('../e2e/stack');
+const { parseFlags } = require('./flags');
+const { startBenchStack, run, loadResult } = require('./rig');
 
-const args = Object.fromEntries(process.argv.slice(2).map((a) => {
-  const [k, v] = a.replace(/^--/, '').split('=');
-  return [k, v ?? true];
-}));
+const { flags: args } = parseFlags(process.argv.slice(2));
 const SMOKE = !!args.smoke;
 const ROUNDS = SMOKE ? 1 : Number(args.rounds || 3);
 const build = process.env.OSSUP_BUILD_DIR || path.join(ROOT, 'build');
@@ -36,22 +34,10 @@ const PGBENCH_SECONDS = SMOKE ? 1 : 10;
 const NS = 'demo';
 const pgbin = execFileSync('bash', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1']).toString().trim();
 
-function run(cmd, argv, opts = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    child.on('close', (code) => (code === 0 ? resolve(out)
-      : reject(new Error(`${path.basename(cmd)} ${argv.join(' ')} exited ${code}: ${err.slice(-2000)}`))));
-  });
-}
-
 async function load(stack, scenario, extra) {
   const out = await run(LOAD, [scenario, `--target=${stack.grpcTarget}`, `--token=${stack.token}`,
     `--namespace=${NS}`, ...extra]);
-  return JSON.parse(out.trim().split('\n').pop());
+  return loadResult(out);
 }
 
 // pgbench with one of the SQL scripts below at `clients`; returns tps.
@@ -129,26 +115,19 @@ async function main() {
   if (!dbUrl) throw new Error('DATABASE_URL is not set (scripts/bench-service.sh starts PostgreSQL)');
   fs.mkdirSync(OUT, { recursive: true });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ossup-bench-'));
-  const signing = benchSigningKey(dir);
 
   // The emulator's objects on a RAM disk when one has room: against real OSS, storing objects is
   // OSS's work on its own machines, and here the kernel writing them back to disk took up to half
   // a core during the callback phase (kworker writeback, measured with /proc).
   const ramDisk = ramDiskWithRoom('/dev/shm', 2 * 2 ** 30);
   console.error(`emulator objects: ${ramDisk ? `on ${ramDisk} (RAM disk)` : 'in the temp folder (no RAM disk with 2 GiB free)'}`);
-  const stack = await startStack({
+  const { stack, signing } = await startBenchStack(dir, {
     emulatorDataDir: ramDisk,
-    quietEmulator: true,
-    serviceConfig: {
-      callback_keys: signing.callbackKeys,
-      ...(args['no-head-object'] ? { confirm_with_head_object: false } : {}),
-    },
+    serviceConfig: args['no-head-object'] ? { confirm_with_head_object: false } : {},
   });
   const raw = { machine: machine(), started: new Date().toISOString(), smoke: SMOKE,
                 head_object: !args['no-head-object'], emulator_ram_disk: !!ramDisk, rounds: [] };
   try {
-    // The benchmark signs callbacks itself; the emulator only stores objects.
-    await fetch(`${stack.emulatorUrl}/_emulator/faults`, { method: 'POST', body: JSON.stringify({ callback: 'drop' }) });
     const url = new URL(dbUrl);
     url.pathname = `/${stack.dbName}`;
     const pendingRows = SMOKE ? 1000 : 400000;

@@ -21,9 +21,9 @@ const { execFileSync, spawn } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { startStack, ROOT } = require('../e2e/stack');
+const { ROOT } = require('../e2e/stack');
 const { parseFlags } = require('./flags');
-const { benchSigningKey } = require('./signing_key');
+const { startBenchStack, loadResult } = require('./rig');
 
 const { flags, positional } = parseFlags(process.argv.slice(2));
 const scenario = positional.pop() || '';
@@ -100,15 +100,10 @@ async function main() {
     throw new Error('usage: cpu_split.js create@C|callbacks@C [--service=BIN] [--load=BIN] ...');
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ossup-cpu-'));
-  const signing = benchSigningKey(dir);
-  const stack = await startStack({
-    emulatorDataDir: flags['ram-disk'] ? '/dev/shm' : undefined,
-    quietEmulator: true,
-    serviceCommand: (file) => [service, [`--config=${file}`]],
-    serviceConfig: { callback_keys: signing.callbackKeys },
+  const { stack, signing } = await startBenchStack(dir, {
+    service, emulatorDataDir: flags['ram-disk'] ? '/dev/shm' : undefined,
   });
   try {
-    await fetch(`${stack.emulatorUrl}/_emulator/faults`, { method: 'POST', body: JSON.stringify({ callback: 'drop' }) });
     const common = [`--target=${stack.grpcTarget}`, `--token=${stack.token}`, '--namespace=demo',
       `--concurrency=${concurrency}`];
     const extra = flags['load-args'] ? flags['load-args'].split(' ') : [];
@@ -155,7 +150,7 @@ async function main() {
       console.log(psql("SELECT calls, round(total_exec_time::numeric, 1) AS exec_ms, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS query FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 10"));
     }
     await finished;
-    const rate = JSON.parse(out.trim().split('\n').pop()).throughput_per_s;
+    const rate = loadResult(out).throughput_per_s;
     const busy = 1 - (after.machine.idle - before.machine.idle) / (after.machine.total - before.machine.total);
     console.log(`${scenario}: ${rate.toFixed(0)}/s over the whole run, machine ${(busy * 100).toFixed(0)} % busy while measured`);
     console.log(`  context switches per operation: service ${((after.switches[0] - before.switches[0]) / seconds / rate).toFixed(2)}, ` +
