@@ -28,6 +28,7 @@ class ConfigTest : public ::testing::Test {
     std::ofstream(dir_ + "/token.key") << "0123456789abcdef0123\n";
     std::ofstream(dir_ + "/bucket.secret") << "secret\n";
   }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string Json(const std::string& extra = "") {
     return R"({"database":{"url":"postgresql://db/x"},"callers_file":"callers.json",
       "token_key_file":"token.key","callback":{"urls":["https://cb.example.com/oss/callback"]},

@@ -242,6 +242,7 @@ TEST_F(ServiceVsEmulatorTest, IssuedFormUploadsAndTheCallbackVerifies) {
   char out[256] = {0};
   const size_t n = std::fread(out, 1, sizeof(out) - 1, pipe);
   pclose(pipe);
+  std::filesystem::remove_all(dir);
   EXPECT_EQ(std::string(out, n), "Verified OK\n");
 }
 
