@@ -30,7 +30,8 @@ const OUT = args.out || path.join(build, 'bench');
 const LOAD = path.join(build, 'tests/load/ossup-load');
 const DURATION = SMOKE ? '1s' : '10s';
 const WARMUP = SMOKE ? '200ms' : '2s';
-const PGBENCH_SECONDS = SMOKE ? 1 : 10;
+// Per pgbench run; each service scenario has one run right before it and one right after.
+const PGBENCH_SECONDS = SMOKE ? 1 : 5;
 const NS = 'demo';
 const pgbin = execFileSync('bash', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1']).toString().trim();
 
@@ -103,6 +104,16 @@ const median = (xs) => {
   return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
 };
 
+// The yardstick right before and right after the service's run, averaged: pgbench alone moves by
+// up to 45 % between rounds here, and a drift over the pair falls on both sides alike (with one
+// pgbench run after the service, a round's ratio took all of it).
+async function bracketed(yardstick, measure) {
+  const before = await yardstick();
+  const result = await measure();
+  const after = await yardstick();
+  return { result, yardstick: (before + after) / 2, runs: [before, after] };
+}
+
 function machine() {
   const cpu = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) || [])[1];
   const pg = execFileSync(path.join(pgbin, 'postgres'), ['--version']).toString().trim();
@@ -135,17 +146,20 @@ async function main() {
     const cbArgs = signing.loadArgs;
     const servicePid = stack.services[0].child.pid;
     for (let r = 0; r < ROUNDS; r++) {
-      const round = { create: {}, pg_insert: {}, callbacks: {}, pg_callback: {} };
+      const round = { create: {}, pg_insert: {}, pg_insert_runs: {}, callbacks: {}, pg_callback: {},
+        pg_callback_runs: {} };
       for (const c of [1, 16, 64]) {
-        round.create[c] = await load(stack, 'create', [`--concurrency=${c}`, `--duration=${DURATION}`, `--warmup=${WARMUP}`]);
-        round.pg_insert[c] = await pgbench(url.toString(), path.join(dir, 'create.sql'), c);
-        console.error(`round ${r + 1}: create@${c} ${round.create[c].throughput_per_s.toFixed(0)}/s vs pgbench ${round.pg_insert[c].toFixed(0)} tps`);
+        const b = await bracketed(() => pgbench(url.toString(), path.join(dir, 'create.sql'), c),
+          () => load(stack, 'create', [`--concurrency=${c}`, `--duration=${DURATION}`, `--warmup=${WARMUP}`]));
+        [round.create[c], round.pg_insert[c], round.pg_insert_runs[c]] = [b.result, b.yardstick, b.runs];
+        console.error(`round ${r + 1}: create@${c} ${round.create[c].throughput_per_s.toFixed(0)}/s vs pgbench ${round.pg_insert[c].toFixed(0)} tps (${round.pg_insert_runs[c].map((x) => x.toFixed(0)).join(" before, ")} after)`);
       }
       for (const c of [16, 64]) {
         const n = SMOKE ? 100 : 8000;
-        round.callbacks[c] = await load(stack, 'callbacks', [`--concurrency=${c}`, `--uploads=${n}`, ...cbArgs]);
-        round.pg_callback[c] = await pgbench(url.toString(), path.join(dir, 'callback.sql'), c);
-        console.error(`round ${r + 1}: callbacks@${c} ${round.callbacks[c].throughput_per_s.toFixed(0)}/s vs pgbench ${round.pg_callback[c].toFixed(0)} tps`);
+        const b = await bracketed(() => pgbench(url.toString(), path.join(dir, 'callback.sql'), c),
+          () => load(stack, 'callbacks', [`--concurrency=${c}`, `--uploads=${n}`, ...cbArgs]));
+        [round.callbacks[c], round.pg_callback[c], round.pg_callback_runs[c]] = [b.result, b.yardstick, b.runs];
+        console.error(`round ${r + 1}: callbacks@${c} ${round.callbacks[c].throughput_per_s.toFixed(0)}/s vs pgbench ${round.pg_callback[c].toFixed(0)} tps (${round.pg_callback_runs[c].map((x) => x.toFixed(0)).join(" before, ")} after)`);
       }
       round.latency = await load(stack, 'latency', ['--rate=500', `--uploads=${SMOKE ? 100 : 5000}`, ...cbArgs]);
       console.error(`round ${r + 1}: event latency p50 ${round.latency.p50_ms.toFixed(2)} ms, p99 ${round.latency.p99_ms.toFixed(2)} ms`);
@@ -168,8 +182,8 @@ async function main() {
 function report(raw) {
   const med = (f) => median(raw.rounds.map(f));
   const pct = (x) => `${(100 * x).toFixed(0)} %`;
-  // The ratio of each round (service and pgbench measured minutes apart), then their median and
-  // range: pgbench alone moves by tens of percent between rounds here.
+  // The ratio of each round (the service against the pgbench runs around it), then their median
+  // and range: pgbench alone moves by tens of percent between rounds here.
   const ratio = (f) => {
     const rs = raw.rounds.map(f);
     return rs.length === 1 ? pct(rs[0])
