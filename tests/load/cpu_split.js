@@ -37,14 +37,25 @@ function statTicks(file) {
   const fields = fs.readFileSync(file, 'utf8').split(') ')[1].split(' ');
   return Number(fields[11]) + Number(fields[12]);
 }
-// CPU ticks per process name, over every process on the machine (PostgreSQL is many).
-function ticksByName() {
-  const byName = {};
+// CPU ticks and name of every process on the machine, by pid.
+function ticksByPid() {
+  const byPid = {};
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
-      const name = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-      byName[name] = (byName[name] || 0) + statTicks(`/proc/${pid}/stat`);
+      byPid[pid] = { name: fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(),
+                     ticks: statTicks(`/proc/${pid}/stat`) };
     } catch { /* gone meanwhile */ }
+  }
+  return byPid;
+}
+// CPU ticks used between two ticksByPid() samples, per process name (PostgreSQL is many). Taken
+// per pid, named as at the end: a kernel worker renames itself after the work queue it serves,
+// so a name's total at the start is not its total at the end (one worker then showed its whole
+// lifetime's ticks, 295 % of a core).
+function ticksUsedByName(before, after) {
+  const byName = {};
+  for (const [pid, a] of Object.entries(after)) {
+    byName[a.name] = (byName[a.name] || 0) + a.ticks - (before[pid] ? before[pid].ticks : 0);
   }
   return byName;
 }
@@ -129,7 +140,7 @@ async function main() {
     const servicePid = stack.services[0].child.pid;
     const writes = name === 'create' ? 'creates' : 'callbacks';
     const groupBefore = await groupCommitTotals(stack.httpUrl, writes);
-    const before = { byName: ticksByName(), machine: machineTicks(), threads: threadsOf(servicePid) || {},
+    const before = { byPid: ticksByPid(), machine: machineTicks(), threads: threadsOf(servicePid) || {},
                      switches: [switchesOf(servicePid), switchesOf(child.pid)] };
     const t0 = Date.now();
     if (flags.perf) {
@@ -139,7 +150,7 @@ async function main() {
     } else {
       await new Promise((r) => setTimeout(r, span * 1000));
     }
-    const after = { byName: ticksByName(), machine: machineTicks(), threads: threadsOf(servicePid) || {},
+    const after = { byPid: ticksByPid(), machine: machineTicks(), threads: threadsOf(servicePid) || {},
                     switches: [switchesOf(servicePid), switchesOf(child.pid)] };
     const seconds = (Date.now() - t0) / 1000;
     const groupAfter = await groupCommitTotals(stack.httpUrl, writes);
@@ -161,8 +172,8 @@ async function main() {
         `${((groupAfter.items - groupBefore.items) / transactions).toFixed(1)} ${writes} and ` +
         `${((groupAfter.seconds - groupBefore.seconds) / transactions * 1e6).toFixed(0)} µs each`);
     }
-    const rows = Object.keys(after.byName)
-      .map((k) => [k, (after.byName[k] - (before.byName[k] || 0)) / TICKS])
+    const rows = Object.entries(ticksUsedByName(before.byPid, after.byPid))
+      .map(([k, ticks]) => [k, ticks / TICKS])
       .filter(([, cpu]) => cpu > 0.05)
       .sort((x, y) => y[1] - x[1]);
     for (const [k, cpu] of rows) {
